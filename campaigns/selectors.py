@@ -1,0 +1,92 @@
+"""Reads of campaign data. Big reads are keyset-paged iterators with bounded memory."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Max, Q, QuerySet
+
+from campaigns.models import Campaign, Entry, Market
+
+# Everything an entry-shaped row needs, fetched in one joined query per page.
+ENTRY_ROW_FIELDS: tuple[str, ...] = (
+    "id", "created_at", "market_id", "locale", "phone_confirmed_at", "answers", "ip_address",
+    "ip_postal_code", "email", "phone", "first_name", "last_name",
+    "fan_id", "fan__tm_id", "fan__global_user_id", "fan__member_id", "fan__email", "fan__phone",
+    "fan__postal_code", "fan__first_name", "fan__last_name",
+)
+
+
+def campaigns_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Campaign]:
+    """Superusers see every campaign; others those whose access groups they belong to."""
+    if not user.is_authenticated or not user.is_active:
+        return Campaign.objects.none()
+    if user.is_superuser:
+        return Campaign.objects.all()
+    return Campaign.objects.filter(access_groups__in=user.groups.all()).distinct()
+
+
+def campaign_get_visible(*, campaign_id: object, user: AbstractBaseUser | AnonymousUser) -> Campaign | None:
+    try:
+        pk = int(str(campaign_id))
+    except ValueError:
+        return None
+    return campaigns_visible_to(user).filter(pk=pk).first()
+
+
+def campaign_markets(*, campaign_id: int) -> list[Market]:
+    return list(Market.objects.filter(campaign_id=campaign_id).order_by("id"))
+
+
+def entry_max_id(*, campaign_id: int) -> int:
+    return Entry.objects.filter(campaign_id=campaign_id).aggregate(top=Max("id"))["top"] or 0
+
+
+def entry_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) -> int:
+    queryset = Entry.objects.filter(campaign_id=campaign_id, id__lte=upper_id)
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    return queryset.count()
+
+
+def additional_market_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) -> int:
+    through = Entry.additional_markets.through
+    queryset = through.objects.filter(entry__campaign_id=campaign_id, entry_id__lte=upper_id)
+    if condition is not None:
+        queryset = queryset.filter(**{"entry__in": Entry.objects.filter(condition).values("id")})
+    return queryset.count()
+
+
+def entry_pages(
+    *, campaign_id: int, upper_id: int, page_size: int, after_id: int = 0,
+    condition: Q | None = None, fields: Sequence[str] = ENTRY_ROW_FIELDS,
+) -> Iterator[list]:
+    """Entries of a campaign in id order, one page (list of named rows) at a time.
+
+    Keyset paging (`id > last ORDER BY id LIMIT n`) keeps each query short and index-driven,
+    holds no transaction open between pages, and works on every Django backend.
+    """
+    last_id = after_id
+    while True:
+        queryset = Entry.objects.filter(campaign_id=campaign_id, id__gt=last_id, id__lte=upper_id)
+        if condition is not None:
+            queryset = queryset.filter(condition)
+        page = list(queryset.order_by("id").values_list(*fields, named=True)[:page_size])
+        if not page:
+            return
+        yield page
+        if len(page) < page_size:
+            return
+        last_id = page[-1].id
+
+
+def additional_market_ids(*, entry_ids: Sequence[int]) -> dict[int, list[int]]:
+    """entry id → its additional market ids (ascending), for one page of entries."""
+    through = Entry.additional_markets.through
+    result: dict[int, list[int]] = defaultdict(list)
+    rows = through.objects.filter(entry_id__in=entry_ids).order_by("entry_id", "market_id")
+    for entry_id, market_id in rows.values_list("entry_id", "market_id"):
+        result[entry_id].append(market_id)
+    return result

@@ -1,0 +1,34 @@
+"""One Dramatiq actor per export type, declared from the registry. Each only calls the service.
+
+Retries are off at this level: export_run records every failure on the job itself, and a
+redelivered message for a job that is no longer PENDING does nothing.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from exports.services.running import export_time_limit
+from exports.types import EXPORT_TYPES
+from exports.types.base import ExportType
+
+# The broker's own time limit is a backstop behind the service's deadline check.
+_TIME_LIMIT_GRACE_MS = 60_000
+
+
+def _declare_actor(export_type: ExportType) -> dramatiq.Actor:
+    def run_export(export_id: str) -> None:
+        from exports.services import export_run
+
+        export_run(export_id=export_id)
+
+    run_export.__name__ = export_type.actor_name
+    run_export.__doc__ = f"Run one `{export_type.key}` export."
+    time_limit_ms = int(export_time_limit(export_type).total_seconds() * 1000) + _TIME_LIMIT_GRACE_MS
+    return dramatiq.actor(
+        run_export, actor_name=export_type.actor_name, queue_name=export_type.queue_name,
+        max_retries=0, time_limit=time_limit_ms,
+    )
+
+
+EXPORT_ACTORS: dict[str, dramatiq.Actor] = {key: _declare_actor(t) for key, t in EXPORT_TYPES.items()}

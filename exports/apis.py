@@ -1,0 +1,106 @@
+"""HTTP API: parse, call one service or selector, serialize. No logic here."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.http import FileResponse, JsonResponse
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from campaigns.selectors import campaign_get_visible
+from exports import selectors, storage
+from exports.errors import BadRequest, ExportNotFound, NotFound, error_body
+from exports.health import health_report
+from exports.permissions import CanRequestExports
+from exports.serializers import ExportListQuerySerializer, ExportSerializer
+from exports.services import export_request
+from exports.types import EXPORT_TYPES
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/")
+
+
+def _parse_list_query(query) -> dict:
+    serializer = ExportListQuerySerializer(data=query)
+    if not serializer.is_valid():
+        field, problems = next(iter(serializer.errors.items()))
+        raise BadRequest(f"Invalid '{field}' value.", str(problems[0]))
+    return serializer.validated_data
+
+
+class CampaignExportsApi(APIView):
+    permission_classes = [IsAuthenticated, CanRequestExports]
+
+    def post(self, request, campaign_id: str):
+        if not isinstance(request.data, dict):
+            raise BadRequest("Malformed request body.", "The body must be a JSON object.")
+        export, created = export_request(
+            campaign_id=campaign_id, body=request.data, user=request.user,
+            correlation_id=getattr(request, "correlation_id", ""),
+        )
+        body = ExportSerializer(export, context={"base_url": _base_url(request)}).data
+        return Response(body, status=201 if created else 200)
+
+    def get(self, request, campaign_id: str):
+        query = _parse_list_query(request.query_params)
+        campaign = campaign_get_visible(campaign_id=campaign_id, user=request.user)
+        if campaign is None:
+            raise NotFound("Campaign not found.", f"Campaign {campaign_id} not found.")
+        exports = selectors.export_list(
+            user=request.user, campaign_id=campaign.pk, export_type=query.get("exportType") or None,
+            limit=query["limit"], offset=query["offset"],
+        )
+        return Response(ExportSerializer(exports, many=True, context={"base_url": _base_url(request)}).data)
+
+
+class CampaignExportDetailApi(APIView):
+    permission_classes = [IsAuthenticated, CanRequestExports]
+
+    def get(self, request, campaign_id: str, export_id: str):
+        export = None
+        if campaign_id.isdigit():
+            try:
+                export = selectors.export_get(user=request.user, campaign_id=int(campaign_id), export_id=export_id)
+            except Exception:  # a malformed UUID is simply not found
+                export = None
+        if export is None:
+            raise ExportNotFound(export_id)
+        return Response(ExportSerializer(export, context={"base_url": _base_url(request)}).data)
+
+
+class ExportTypesApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response([export_type.describe() for export_type in EXPORT_TYPES.values()])
+
+
+def heartbeat(request):
+    """No auth: database, broker and storage, each with a short timeout."""
+    report = health_report()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+def download(request, token: str):
+    """Serve a local-storage export file to the holder of a valid, unexpired signed token."""
+    try:
+        alias, key, filename = storage.download_token_read(token)
+    except signing.SignatureExpired:
+        return JsonResponse(error_body(410, "Download link expired.", "Request the export again for a fresh link."),
+                            status=410)
+    except (signing.BadSignature, KeyError, ValueError):
+        return JsonResponse(error_body(404, "Download not found.", "The download link is invalid."), status=404)
+    if not storage.object_exists(alias, key):
+        return JsonResponse(error_body(404, "Download not found.", "The file no longer exists."), status=404)
+    return FileResponse(storage.object_open(alias, key), as_attachment=True, filename=filename)
+
+
+def not_found_json(request, exception=None):
+    return JsonResponse(error_body(404, "Not found.", f"No route for {request.path}."), status=404)
+
+
+def server_error_json(request):
+    return JsonResponse(error_body(500, "Internal server error.", "An unexpected error occurred."), status=500)
+

@@ -1,0 +1,92 @@
+"""Column definitions and cell formatting: pure functions, no database access.
+
+Formula-injection guard (documented in docs/export-types.md): a *text* cell whose first
+character is `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so spreadsheet
+programs show it as text instead of evaluating it. Exceptions: a cell that is a plain number
+(`-73.98`, `+15551234567`) is left alone, because spreadsheets read it as a number anyway and
+partners need phone numbers intact. Columns we format ourselves (ids, dates, booleans, numbers)
+are never guarded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def guard_formula(text: str) -> str:
+    if text and text[0] in _FORMULA_TRIGGERS and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def format_timestamp(value: datetime | None) -> str:
+    """ISO 8601 in UTC with milliseconds and `Z`, like the old service's Date#toISOString."""
+    if value is None:
+        return ""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def format_bool(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return "true" if value else "false"
+
+
+def format_number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def format_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return guard_formula(str(value))
+
+
+def format_answer(value: Any) -> str:
+    """A registration answer: booleans as true/false, lists joined by commas, else text."""
+    if value is None:
+        return "false"
+    if isinstance(value, bool):
+        return format_bool(value)
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, list):
+        return guard_formula(",".join(format_answer(item) for item in value))
+    return guard_formula(str(value))
+
+
+def format_select_show(event_date: date | None, city: str, state: str) -> str:
+    """`M/DD - City, ST` (orig), e.g. `7/04 - Chicago, IL`."""
+    if event_date is None:
+        place = ", ".join(part for part in (city, state) if part)
+        return guard_formula(place)
+    place = ", ".join(part for part in (city, state) if part)
+    return f"{event_date.month}/{event_date.day:02d} - {place}" if place else f"{event_date.month}/{event_date.day:02d}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: its header and how to turn a record into the cell's text."""
+
+    header: str
+    value: Callable[[Any], str]
+
+
+def header_row(columns: Sequence[Column]) -> list[str]:
+    return [column.header for column in columns]
+
+
+def row_cells(columns: Sequence[Column], record: Any) -> list[str]:
+    return [column.value(record) for column in columns]

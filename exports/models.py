@@ -1,0 +1,108 @@
+"""The Export job (PRODUCT §3). Status changes happen only in exports/states.py."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from campaigns.models import Campaign
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "PENDING"
+    TRIGGERED = "TRIGGERED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+ACTIVE_STATUSES = (ExportStatus.PENDING, ExportStatus.TRIGGERED)
+
+
+class ExpiredReason(models.TextChoices):
+    TIMEOUT = "timeout", "ran past its deadline"
+    STAFF = "staff", "expired by staff"
+    RETENTION = "retention", "file deleted by retention"
+
+
+class FailureKind(models.TextChoices):
+    DATA = "data", "data error (will not succeed on retry)"
+    TRANSIENT = "transient", "transient error (database, storage or broker)"
+    INTERNAL = "internal", "internal error"
+
+
+class Export(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="exports")
+    export_type = models.CharField(max_length=40, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    # sha256 of the canonical JSON of `parameters`: the dedupe key's third part.
+    parameters_digest = models.CharField(max_length=64)
+    status = models.CharField(max_length=12, choices=ExportStatus.choices, default=ExportStatus.PENDING)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports"
+    )
+    correlation_id = models.CharField(max_length=100, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    expired_reason = models.CharField(max_length=12, choices=ExpiredReason.choices, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    storage_alias = models.CharField(max_length=40, blank=True)
+    storage_key = models.CharField(max_length=1024, blank=True)
+    storage_keys = models.JSONField(default=list, blank=True)
+    upload_id = models.CharField(max_length=1024, blank=True)
+
+    row_count = models.BigIntegerField(null=True, blank=True, help_text="Estimate while running; exact when finished.")
+    rows_written = models.BigIntegerField(default=0)
+    bytes_written = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    error_payload = models.TextField(blank=True)
+    failure_kind = models.CharField(max_length=12, choices=FailureKind.choices, blank=True)
+    file_expires_at = models.DateTimeField(null=True, blank=True)
+    # Fixed when the job starts (e.g. the highest row id), so a long or resumed run never
+    # mixes in rows created after it began.
+    snapshot = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # At most one active job per (campaign, type, parameters); the database enforces it
+            # so it holds across API processes. Partial unique indexes work on SQLite and PostgreSQL.
+            models.UniqueConstraint(
+                fields=["campaign", "export_type", "parameters_digest"],
+                condition=Q(status__in=["PENDING", "TRIGGERED"]),
+                name="export_one_active_per_parameters",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "-created_at"], name="export_campaign_created_idx"),
+            models.Index(fields=["status"], name="export_status_idx"),
+        ]
+        permissions = [
+            ("request_export", "Can request and read exports (orig REPORT)"),
+            ("download_export", "Can download export files"),
+            ("retry_export", "Can retry exports"),
+            ("cancel_export", "Can cancel exports"),
+            ("expire_export", "Can expire exports"),
+            ("ccpa_delete", "Can delete a fan's exports under CCPA"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.export_type} export {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

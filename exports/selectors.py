@@ -1,0 +1,46 @@
+"""Reads of export jobs, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from campaigns.selectors import campaigns_visible_to
+from exports.models import ACTIVE_STATUSES, Export
+
+
+def exports_visible_to(user) -> QuerySet[Export]:
+    if user.is_authenticated and user.is_superuser:
+        return Export.objects.all()
+    return Export.objects.filter(campaign__in=campaigns_visible_to(user).values("pk"))
+
+
+def export_list(*, user, campaign_id: int, export_type: str | None, limit: int, offset: int) -> list[Export]:
+    """Newest first."""
+    queryset = exports_visible_to(user).filter(campaign_id=campaign_id).select_related("campaign", "requester")
+    if export_type:
+        queryset = queryset.filter(export_type=export_type)
+    return list(queryset.order_by("-created_at", "-pk")[offset: offset + limit])
+
+
+def export_get(*, user, campaign_id: int, export_id: str) -> Export | None:
+    return (
+        exports_visible_to(user).select_related("campaign", "requester")
+        .filter(campaign_id=campaign_id, pk=export_id).first()
+    )
+
+
+def export_active_for(*, campaign_id: int, export_type: str, parameters_digest: str) -> Export | None:
+    return (
+        Export.objects.select_related("campaign", "requester")
+        .filter(campaign_id=campaign_id, export_type=export_type, parameters_digest=parameters_digest,
+                status__in=ACTIVE_STATUSES)
+        .first()
+    )
+
+
+def export_pending_ids() -> list[tuple[str, str]]:
+    """(id, export type) of every PENDING job, oldest first."""
+    return [
+        (str(pk), export_type)
+        for pk, export_type in Export.objects.filter(status="PENDING").order_by("created_at").values_list("pk", "export_type")
+    ]

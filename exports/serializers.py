@@ -1,0 +1,61 @@
+"""JSON shapes of the API (orig camelCase field names)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from exports.columns import format_timestamp
+from exports.models import Export
+from exports.services import export_download_url
+
+
+def _dates(export: Export) -> dict:
+    dates = {"created": format_timestamp(export.created_at)}
+    for name in ("triggered", "finished", "failed", "cancelled", "expired"):
+        value = getattr(export, f"{name}_at")
+        if value is not None:
+            dates[name] = format_timestamp(value)
+    return dates
+
+
+class ExportSerializer(serializers.BaseSerializer):
+    """The orig export object plus exportsite's additions (bytes, sha256, progress, error…)."""
+
+    def to_representation(self, export: Export) -> dict:
+        data: dict = {
+            "id": str(export.pk),
+            "exportType": export.export_type,
+            "campaignId": str(export.campaign_id),
+            "campaignName": export.campaign.name,
+            "date": _dates(export),
+            "status": export.status,
+            "requesterUserId": str(export.requester_id) if export.requester_id else None,
+        }
+        data.update({key: value for key, value in export.parameters.items()})
+        if export.status == "FINISHED":
+            data["count"] = export.row_count
+            data["bytes"] = export.bytes_written
+            data["sha256"] = export.sha256
+            if len(export.storage_keys) > 1:
+                data["keys"] = list(export.storage_keys)
+            else:
+                data["key"] = export.storage_key
+                data["path"] = export_download_url(export=export, base_url=self.context.get("base_url", ""))
+        elif export.status == "TRIGGERED":
+            data["progress"] = {"rowsWritten": export.rows_written, "rowsEstimated": export.row_count,
+                                "bytesWritten": export.bytes_written}
+        if export.status in ("FAILED", "EXPIRED") and export.error_message:
+            data["error"] = {"message": export.error_message, "payload": export.error_payload,
+                             "kind": export.failure_kind or None}
+        if export.expired_reason:
+            data["expiredReason"] = export.expired_reason
+        data["attempts"] = export.attempts
+        if export.correlation_id:
+            data["correlationId"] = export.correlation_id
+        return data
+
+
+class ExportListQuerySerializer(serializers.Serializer):
+    exportType = serializers.CharField(required=False, allow_blank=True)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)

@@ -1,0 +1,85 @@
+"""Creating export jobs (with database-enforced dedupe) and handing them to the broker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import dramatiq
+from django.db import IntegrityError, transaction
+
+from campaigns.selectors import campaign_get_visible
+from exports import selectors
+from exports.errors import CampaignNotFound, InvalidExportType
+from exports.models import Export
+from exports.types import EXPORT_TYPES, export_type_get
+
+logger = logging.getLogger(__name__)
+
+_CREATE_ATTEMPTS = 5
+
+
+def parameters_digest(parameters: dict) -> str:
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def export_request(*, campaign_id: object, body: dict, user, correlation_id: str = "") -> tuple[Export, bool]:
+    """Create an export job, or return the active one with the same parameters; (export, created)."""
+    export_type = export_type_get(body.get("exportType"))
+    if export_type is None:
+        raise InvalidExportType(body.get("exportType"))
+    campaign = campaign_get_visible(campaign_id=campaign_id, user=user)
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
+    parameters = export_type.parse_parameters(body)
+    export_type.check_requestable(campaign)
+    digest = parameters_digest(parameters)
+
+    # Look, then insert; the partial unique index decides races between processes. The loser
+    # gets an IntegrityError and finds the winner on the next pass. A pass can also miss when the
+    # winner finished in between, hence a few attempts.
+    for _ in range(_CREATE_ATTEMPTS):
+        existing = selectors.export_active_for(
+            campaign_id=campaign.pk, export_type=export_type.key, parameters_digest=digest
+        )
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                export = Export.objects.create(
+                    campaign=campaign, export_type=export_type.key, parameters=parameters,
+                    parameters_digest=digest, requester=user if user.is_authenticated else None,
+                    correlation_id=correlation_id,
+                )
+                transaction.on_commit(lambda: export_enqueue(export_id=str(export.pk), export_type=export_type.key))
+        except IntegrityError:
+            continue
+        logger.info("export requested", extra={"export_id": str(export.pk), "campaign_id": campaign.pk,
+                                                "export_type": export_type.key})
+        return export, True
+    raise RuntimeError("could not create or find the active export after several attempts")
+
+
+def export_enqueue(*, export_id: str, export_type: str) -> bool:
+    """Send the job to its type's actor. A failure is logged, not raised: the job stays PENDING
+    in the database, which is the source of truth, and is re-enqueued when a worker starts."""
+    try:
+        actor = dramatiq.get_broker().get_actor(EXPORT_TYPES[export_type].actor_name)
+        actor.send(export_id)
+    except Exception:
+        logger.exception("export enqueue failed; job stays PENDING", extra={"export_id": export_id})
+        return False
+    return True
+
+
+def export_enqueue_pending() -> int:
+    """(Re)send every PENDING job; claims are atomic, so duplicates messages are harmless."""
+    sent = 0
+    for export_id, export_type in selectors.export_pending_ids():
+        if export_type in EXPORT_TYPES and export_enqueue(export_id=export_id, export_type=export_type):
+            sent += 1
+    if sent:
+        logger.info("pending exports enqueued", extra={"count": sent})
+    return sent

@@ -1,0 +1,194 @@
+"""Thin wrappers over the configured django-storages backends: multipart uploads and links.
+
+Each storage alias (settings.STORAGES) is either S3 (storages.backends.s3.S3Storage) or a local
+folder (FileSystemStorage). Both expose the same explicit upload steps, start → write_part →
+complete | abort, so callers can checkpoint, resume and parallelise on them. No business rules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core import signing
+from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.urls import reverse
+
+DOWNLOAD_SALT = "exports.download"
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+    size: int
+
+
+class MultipartUpload(ABC):
+    """One object being written in numbered parts; invisible until `complete`."""
+
+    def __init__(self, *, key: str, upload_id: str = ""):
+        self.key = key
+        self.upload_id = upload_id
+
+    @abstractmethod
+    def start(self) -> str:
+        """Begin the upload and return its id (kept on the job so it can be aborted later)."""
+
+    @abstractmethod
+    def write_part(self, number: int, data: bytes) -> UploadedPart: ...
+
+    @abstractmethod
+    def complete(self, parts: list[UploadedPart]) -> None: ...
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard every uploaded part; safe to call twice or after a crash."""
+
+
+def _is_s3(storage: Storage) -> bool:
+    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+
+
+def _s3_client(storage: Storage):
+    return storage.connection.meta.client
+
+
+class S3MultipartUpload(MultipartUpload):
+    def __init__(self, storage: Storage, *, key: str, content_type: str, acl: str, upload_id: str = ""):
+        super().__init__(key=key, upload_id=upload_id)
+        self._client = _s3_client(storage)
+        self._bucket = storage.bucket_name
+        self._content_type = content_type
+        self._acl = acl
+
+    def start(self) -> str:
+        response = self._client.create_multipart_upload(
+            Bucket=self._bucket, Key=self.key, ContentType=self._content_type, ACL=self._acl
+        )
+        self.upload_id = response["UploadId"]
+        return self.upload_id
+
+    def write_part(self, number: int, data: bytes) -> UploadedPart:
+        response = self._client.upload_part(
+            Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
+        )
+        return UploadedPart(number=number, etag=response["ETag"], size=len(data))
+
+    def complete(self, parts: list[UploadedPart]) -> None:
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket, Key=self.key, UploadId=self.upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+    def abort(self) -> None:
+        if not self.upload_id:
+            return
+        try:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self.upload_id)
+        except self._client.exceptions.NoSuchUpload:
+            pass
+
+
+class FilesystemMultipartUpload(MultipartUpload):
+    """Parts are files under `<location>/.uploads/<upload id>/`, joined into the target on complete."""
+
+    def __init__(self, storage: FileSystemStorage, *, key: str, upload_id: str = ""):
+        super().__init__(key=key, upload_id=upload_id)
+        self._storage = storage
+
+    @property
+    def _parts_dir(self) -> Path:
+        return Path(self._storage.location) / ".uploads" / self.upload_id
+
+    def start(self) -> str:
+        self.upload_id = uuid.uuid4().hex
+        self._parts_dir.mkdir(parents=True, exist_ok=False)
+        return self.upload_id
+
+    def write_part(self, number: int, data: bytes) -> UploadedPart:
+        path = self._parts_dir / f"{number:05d}.part"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return UploadedPart(number=number, etag=f"{number}-{len(data)}", size=len(data))
+
+    def complete(self, parts: list[UploadedPart]) -> None:
+        target = Path(self._storage.path(self.key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        assembling = target.with_name(f".{target.name}.{self.upload_id}.tmp")
+        with assembling.open("wb") as out:
+            for part in sorted(parts, key=lambda p: p.number):
+                with (self._parts_dir / f"{part.number:05d}.part").open("rb") as source:
+                    shutil.copyfileobj(source, out, 1024 * 1024)
+        os.replace(assembling, target)
+        shutil.rmtree(self._parts_dir, ignore_errors=True)
+
+    def abort(self) -> None:
+        if not self.upload_id:
+            return
+        shutil.rmtree(self._parts_dir, ignore_errors=True)
+        target = Path(self._storage.path(self.key))
+        for leftover in target.parent.glob(f".{target.name}.{self.upload_id}.tmp"):
+            leftover.unlink(missing_ok=True)
+
+
+def multipart_upload(alias: str, *, key: str, content_type: str, acl: str, upload_id: str = "") -> MultipartUpload:
+    """The upload object for `key` in storage `alias` (pass `upload_id` to resume or abort one)."""
+    storage = storages[alias]
+    if _is_s3(storage):
+        return S3MultipartUpload(storage, key=key, content_type=content_type, acl=acl, upload_id=upload_id)
+    if isinstance(storage, FileSystemStorage):
+        return FilesystemMultipartUpload(storage, key=key, upload_id=upload_id)
+    raise TypeError(f"Storage {alias!r} ({type(storage).__name__}) supports no multipart uploads")
+
+
+def object_exists(alias: str, key: str) -> bool:
+    return storages[alias].exists(key)
+
+
+def object_delete(alias: str, key: str) -> None:
+    storages[alias].delete(key)
+
+
+def object_open(alias: str, key: str):
+    return storages[alias].open(key, "rb")
+
+
+def download_url(alias: str, key: str, *, filename: str, ttl_seconds: int, base_url: str = "") -> str:
+    """A short-lived link: presigned for S3, a signed Django URL for local folders."""
+    storage = storages[alias]
+    if _is_s3(storage):
+        return _s3_client(storage).generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": storage.bucket_name,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=ttl_seconds,
+        )
+    token = signing.dumps({"a": alias, "k": key, "f": filename, "t": ttl_seconds}, salt=DOWNLOAD_SALT, compress=True)
+    return base_url.rstrip("/") + reverse("exports:download", kwargs={"token": token})
+
+
+def download_token_read(token: str) -> tuple[str, str, str]:
+    """(alias, key, filename) of a signed download token; raises signing.BadSignature if invalid or expired."""
+    unverified = signing.loads(token, salt=DOWNLOAD_SALT)
+    data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=int(unverified["t"]))
+    return data["a"], data["k"], data["f"]
+
+
+def storage_ping(alias: str) -> None:
+    """Raise if the storage cannot be reached (used by /heartbeat)."""
+    storage = storages[alias]
+    if _is_s3(storage):
+        _s3_client(storage).head_bucket(Bucket=storage.bucket_name)
+    else:
+        Path(storage.location).mkdir(parents=True, exist_ok=True)
+        if not os.access(storage.location, os.W_OK):
+            raise OSError(f"{storage.location} is not writable")

@@ -1,0 +1,131 @@
+"""What an export type declares, and the context a running export hands to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from django.utils.text import get_valid_filename
+
+from campaigns.models import Campaign
+from exports.columns import Column
+from exports.errors import BadRequest
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    extension: str
+    content_type: str
+    delimiter: str = ","
+
+
+TSV = FileFormat(extension="tsv", content_type="text/tab-separated-values; charset=utf-8", delimiter="\t")
+TXT_TAB = FileFormat(extension="txt", content_type="text/plain; charset=utf-8", delimiter="\t")
+CSV = FileFormat(extension="csv", content_type="text/csv; charset=utf-8", delimiter=",")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A request parameter of an export type (API name, JSON type, whether required)."""
+
+    name: str
+    type: str
+    required: bool
+    description: str
+    default: Any = None
+
+    def describe(self) -> dict:
+        return {"name": self.name, "type": self.type, "required": self.required, "description": self.description}
+
+
+def parse_boolean_parameter(body: dict, name: str, default: bool = False) -> bool:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise BadRequest(
+            f"Invalid '{name}' value: expected a boolean, got {type(value).__name__}.",
+            f"The '{name}' value must be true or false.",
+        )
+    return value
+
+
+@dataclass
+class ExportContext:
+    """Everything a running export needs besides the database: fixed at the job's start."""
+
+    export_id: str
+    campaign: Campaign
+    parameters: dict
+    snapshot: dict
+    page_size: int
+    started_at: datetime
+    cache: dict = field(default_factory=dict)
+
+
+class ExportType:
+    """Base of every export type. A type = one module subclassing this + one registry line."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    file_format: ClassVar[FileFormat] = CSV
+    storage_alias: ClassVar[str] = "exports"
+    acl: ClassVar[str] = "private"
+    time_limit_seconds: ClassVar[int | None] = None  # None: settings default
+
+    @property
+    def actor_name(self) -> str:
+        return f"export_{self.key}"
+
+    @property
+    def queue_name(self) -> str:
+        return f"exports.{self.key}"
+
+    # --- request time -------------------------------------------------------------------
+    def parse_parameters(self, body: dict) -> dict:
+        """Validate the request body; return the canonical parameters (defaults filled in)."""
+        return {}
+
+    def check_requestable(self, campaign: Campaign) -> None:
+        """Raise an ApiError if this campaign cannot have this export at all."""
+
+    # --- run time -----------------------------------------------------------------------
+    def snapshot(self, campaign: Campaign) -> dict:
+        """Upper bounds fixed when the job starts."""
+        return {}
+
+    def prepare(self, ctx: ExportContext) -> None:
+        """Load small lookups into ctx.cache; raise ExportFailure for data problems."""
+
+    def columns(self, ctx: ExportContext) -> Sequence[Column]:
+        raise NotImplementedError
+
+    def records(self, ctx: ExportContext) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def estimate(self, ctx: ExportContext) -> int:
+        return 0
+
+    # --- naming -------------------------------------------------------------------------
+    def file_name(self, *, campaign: Campaign, created_at: datetime) -> str:
+        stem = get_valid_filename(campaign.name.replace(" ", "_")) or "campaign"
+        stamp = created_at.strftime("%Y%m%d_%H%M%S")
+        return f"{stem}_{campaign.pk}_{self.key}_{stamp}.{self.file_format.extension}"
+
+    def storage_key(self, *, campaign: Campaign, export_id: str, created_at: datetime) -> str:
+        return f"{self.key}/{campaign.pk}/{export_id}/{self.file_name(campaign=campaign, created_at=created_at)}"
+
+    def describe(self) -> dict:
+        """The public description served by GET /export-types."""
+        return {
+            "key": self.key,
+            "label": self.label,
+            "description": self.description,
+            "parameters": [parameter.describe() for parameter in self.parameters],
+            "format": self.file_format.extension,
+            "storage": self.storage_alias,
+        }

@@ -1,0 +1,138 @@
+"""`entries`: one row per entry in its primary market; with includeAllMarkets, one more row per
+additional market (orig). Tab-separated `.tsv`. The entry-row logic here is shared by the types
+that export entries under a filter (opt-ins, scoring)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+from django.db.models import Q
+
+from campaigns import selectors
+from campaigns.models import Campaign, Market
+from exports.columns import (
+    Column,
+    format_answer,
+    format_bool,
+    format_select_show,
+    format_text,
+    format_timestamp,
+)
+from exports.errors import ExportFailure
+from exports.types.base import TSV, ExportContext, ExportType, Parameter, parse_boolean_parameter
+
+
+class MarketCells(NamedTuple):
+    select_show: str
+    event_ids: str
+
+
+class EntryMarketRecord(NamedTuple):
+    entry: Any  # a named row of selectors.ENTRY_ROW_FIELDS
+    market: MarketCells
+
+
+def market_cells(market: Market) -> MarketCells:
+    event_ids = ",".join(str(event_id) for event_id in (market.event_ids or []))
+    return MarketCells(
+        select_show=format_select_show(market.event_date, market.city, market.state),
+        event_ids=format_text(event_ids),
+    )
+
+
+def entry_columns(campaign: Campaign, *, include_preferences: bool) -> list[Column]:
+    """The orig entry columns, in the orig order, with the orig fallback rules."""
+    title = format_text(campaign.name)
+    campaign_id = str(campaign.pk)
+    columns = [
+        Column("id", lambda r: str(r.entry.id)),
+        Column("contest_title", lambda r: title),
+        Column("entry_date", lambda r: format_timestamp(r.entry.created_at)),
+        Column("tm_id", lambda r: format_text(r.entry.fan__tm_id)),
+        Column("globalUserId", lambda r: format_text(r.entry.fan__global_user_id)),
+        Column("ip_address", lambda r: format_text(r.entry.ip_address)),
+        Column("email", lambda r: format_text(r.entry.email or r.entry.fan__email)),
+        Column("first_name", lambda r: format_text(r.entry.fan__first_name or r.entry.first_name)),
+        Column("last_name", lambda r: format_text(r.entry.fan__last_name or r.entry.last_name)),
+        Column("Zip Code", lambda r: format_text(r.entry.ip_postal_code or r.entry.fan__postal_code)),
+        Column("Mobile Phone", lambda r: format_text(r.entry.phone or r.entry.fan__phone)),
+        Column("Hbase_ID", lambda r: format_text(r.entry.fan__member_id)),
+        Column("Select Show", lambda r: r.market.select_show),
+        Column("Event_ID", lambda r: r.market.event_ids),
+        Column("locale", lambda r: format_text(r.entry.locale)),
+        Column("campaign_id", lambda r: campaign_id),
+        Column("Phone confirmed", lambda r: format_bool(r.entry.phone_confirmed_at is not None)),
+    ]
+    if include_preferences:
+        columns.extend(preference_columns(campaign))
+    return columns
+
+
+def preference_columns(campaign: Campaign) -> list[Column]:
+    """One `#{type}.{id}` column per campaign preference: the answer, default `false` (orig)."""
+    columns = []
+    for preference in campaign.preferences or []:
+        pref_id = str(preference.get("id", ""))
+        header = f"#{preference.get('type', '')}.{pref_id}"
+        columns.append(Column(header, lambda r, pref_id=pref_id: format_answer((r.entry.answers or {}).get(pref_id))))
+    return columns
+
+
+class EntriesExport(ExportType):
+    key = "entries"
+    label = "Entries"
+    description = "One row per entry in its primary market (optionally one per additional market)."
+    parameters = (
+        Parameter("includeAllMarkets", "boolean", False,
+                  "Also write one row per additional market the fan entered.", default=False),
+    )
+    file_format = TSV
+    include_preferences = True
+    # Subclasses narrow the entries (e.g. opt-ins) with a condition on Entry.
+    entry_condition: Q | None = None
+    supports_all_markets = True
+
+    def parse_parameters(self, body: dict) -> dict:
+        if not self.supports_all_markets:
+            return {}
+        return {"includeAllMarkets": parse_boolean_parameter(body, "includeAllMarkets")}
+
+    def snapshot(self, campaign: Campaign) -> dict:
+        return {"max_entry_id": selectors.entry_max_id(campaign_id=campaign.pk)}
+
+    def prepare(self, ctx: ExportContext) -> None:
+        markets = selectors.campaign_markets(campaign_id=ctx.campaign.pk)
+        if not markets:
+            raise ExportFailure(
+                "This campaign has no markets, so there is nothing to export entries against.",
+                f"Campaign {ctx.campaign.pk} has no markets.",
+            )
+        ctx.cache["markets"] = {market.pk: market_cells(market) for market in markets}
+
+    def columns(self, ctx: ExportContext) -> Sequence[Column]:
+        return entry_columns(ctx.campaign, include_preferences=self.include_preferences)
+
+    def estimate(self, ctx: ExportContext) -> int:
+        upper_id = ctx.snapshot["max_entry_id"]
+        count = selectors.entry_count(campaign_id=ctx.campaign.pk, upper_id=upper_id, condition=self.entry_condition)
+        if ctx.parameters.get("includeAllMarkets"):
+            count += selectors.additional_market_count(
+                campaign_id=ctx.campaign.pk, upper_id=upper_id, condition=self.entry_condition
+            )
+        return count
+
+    def records(self, ctx: ExportContext) -> Iterator[EntryMarketRecord]:
+        markets: dict[int, MarketCells] = ctx.cache["markets"]
+        unknown = MarketCells("", "")
+        all_markets = bool(ctx.parameters.get("includeAllMarkets"))
+        for page in selectors.entry_pages(
+            campaign_id=ctx.campaign.pk, upper_id=ctx.snapshot["max_entry_id"],
+            page_size=ctx.page_size, condition=self.entry_condition,
+        ):
+            extra = selectors.additional_market_ids(entry_ids=[row.id for row in page]) if all_markets else {}
+            for row in page:
+                yield EntryMarketRecord(row, markets.get(row.market_id, unknown))
+                for market_id in extra.get(row.id, ()):
+                    if market_id != row.market_id:
+                        yield EntryMarketRecord(row, markets.get(market_id, unknown))

@@ -1,0 +1,102 @@
+"""Streaming writers: rows in, bytes out to a sink, in bounded chunks. No database access."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from exports.storage import MultipartUpload, UploadedPart
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes) -> int: ...
+
+
+class DelimitedWriter:
+    """CSV/TSV rows via csv.writer, flushed to the sink every `flush_bytes` characters.
+
+    Quoting is minimal: a cell is quoted only when it contains the delimiter, a quote, CR or LF,
+    so every file round-trips through Python's csv module with the same dialect.
+    """
+
+    def __init__(self, sink: ByteSink, *, delimiter: str, line_terminator: str = "\n",
+                 flush_chars: int = 256 * 1024):
+        self._sink = sink
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, delimiter=delimiter, lineterminator=line_terminator,
+                                  quoting=csv.QUOTE_MINIMAL)
+        self._flush_chars = flush_chars
+        self.rows = 0
+
+    def write_header(self, header: list[str]) -> None:
+        self._writer.writerow(header)
+
+    def write_rows(self, rows: Iterable[list[str]]) -> None:
+        writerow = self._writer.writerow
+        buffer = self._buffer
+        count = 0
+        for row in rows:
+            writerow(row)
+            count += 1
+            if buffer.tell() >= self._flush_chars:
+                self.flush()
+        self.rows += count
+
+    def flush(self) -> None:
+        text = self._buffer.getvalue()
+        if text:
+            self._sink.write(text.encode("utf-8"))
+            self._buffer.seek(0)
+            self._buffer.truncate(0)
+
+    def close(self) -> None:
+        self.flush()
+
+
+class PartUploader:
+    """A write-only byte stream that cuts its input into parts and uploads each one.
+
+    Holds at most one part in memory. Tracks total bytes and the sha256 of the whole file.
+    `on_part` runs after each uploaded part (progress, heartbeat, cancellation checks).
+    """
+
+    def __init__(self, upload: MultipartUpload, *, part_size: int,
+                 on_part: Callable[[UploadedPart], None] | None = None):
+        self._upload = upload
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._on_part = on_part
+        self._digest = hashlib.sha256()
+        self.parts: list[UploadedPart] = []
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        self._digest.update(data)
+        self.bytes_written += len(data)
+        while len(self._buffer) >= self._part_size:
+            chunk = bytes(self._buffer[: self._part_size])
+            del self._buffer[: self._part_size]
+            self._send(chunk)
+        return len(data)
+
+    def _send(self, chunk: bytes) -> None:
+        part = self._upload.write_part(len(self.parts) + 1, chunk)
+        self.parts.append(part)
+        if self._on_part is not None:
+            self._on_part(part)
+
+    def close(self) -> list[UploadedPart]:
+        """Upload the remainder as the last part (S3 needs at least one part, even if empty)."""
+        if self._buffer or not self.parts:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+            self._send(chunk)
+        return self.parts
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()

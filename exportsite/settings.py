@@ -1,0 +1,224 @@
+"""exportsite settings, read from the environment and validated at start-up.
+
+Every variable is listed in docs/operations.md. App code reads exportsite-specific values
+through `exportsite.conf.export_settings()`, never through os.environ.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from exportsite.env import (
+    broker_from_url,
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("EXPORTSITE_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-dev-key-change-me" if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("Environment variable DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Environment variable DJANGO_ALLOWED_HOSTS is required when DJANGO_DEBUG is off.")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "rest_framework",
+    "rest_framework_simplejwt",
+    "drf_spectacular",
+    "django_dramatiq",
+    "campaigns",
+    "exports",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "exportsite.middleware.CorrelationIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "exportsite.urls"
+WSGI_APPLICATION = "exportsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(
+        "DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'exportsite.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Security when DEBUG is off -------------------------------------------------------------
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0, minimum=0)
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "exports.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1, minimum=1)),
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "exportsite API",
+    "DESCRIPTION": "Campaign data exports as downloadable files.",
+    "VERSION": "1.0.0",
+}
+
+# --- Broker (Dramatiq) ----------------------------------------------------------------------
+DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL", "")
+_broker_class, _broker_options = broker_from_url("DRAMATIQ_BROKER_URL", DRAMATIQ_BROKER_URL)
+DRAMATIQ_BROKER = {
+    "BROKER": _broker_class,
+    "OPTIONS": _broker_options,
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "exports.worker_middleware.EnqueuePendingOnWorkerBoot",
+    ],
+}
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+# With no broker URL the web process runs the worker itself (zero-setup mode).
+EXPORTS_INPROCESS_WORKER = env_bool("EXPORTS_INPROCESS_WORKER", not DRAMATIQ_BROKER_URL)
+EXPORTS_INPROCESS_WORKER_THREADS = env_int("EXPORTS_INPROCESS_WORKER_THREADS", 2, minimum=1, maximum=32)
+
+# --- Storage --------------------------------------------------------------------------------
+# Each export storage alias is S3 when EXPORTS_STORAGE_<ALIAS>_BUCKET is set, else a local folder.
+EXPORT_STORAGE_ALIASES = ("exports", "scoring", "vf_scoring", "sfmc")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "")
+AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
+_MEDIA_DIR = Path(env_str("EXPORTS_LOCAL_DIR", str(VAR_DIR / "files")))
+
+
+def _export_storage(alias: str) -> dict:
+    bucket = env_str(f"EXPORTS_STORAGE_{alias.upper()}_BUCKET", "")
+    if bucket:
+        options = {
+            "bucket_name": bucket,
+            "region_name": AWS_S3_REGION_NAME,
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+            "addressing_style": env_choice("AWS_S3_ADDRESSING_STYLE", "path", ("path", "virtual", "auto")),
+        }
+        if AWS_S3_ENDPOINT_URL:
+            options["endpoint_url"] = AWS_S3_ENDPOINT_URL
+        access_key = env_str("AWS_ACCESS_KEY_ID", "")
+        if access_key:
+            options["access_key"] = access_key
+            options["secret_key"] = env_str("AWS_SECRET_ACCESS_KEY", required=True)
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(_MEDIA_DIR / alias), "base_url": None},
+    }
+
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(_MEDIA_DIR / "default")}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    **{alias: _export_storage(alias) for alias in EXPORT_STORAGE_ALIASES},
+}
+
+# --- Export behaviour -----------------------------------------------------------------------
+EXPORTS_PART_SIZE_BYTES = env_int("EXPORTS_PART_SIZE_MB", 8, minimum=5, maximum=512) * 1024 * 1024
+EXPORTS_PAGE_SIZE = env_int("EXPORTS_PAGE_SIZE", 5000, minimum=10, maximum=100_000)
+EXPORTS_DOWNLOAD_URL_TTL_SECONDS = env_int("EXPORTS_DOWNLOAD_URL_TTL_SECONDS", 900, minimum=10)
+EXPORTS_DEFAULT_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600, minimum=5)
+EXPORTS_PROGRESS_INTERVAL_SECONDS = env_int("EXPORTS_PROGRESS_INTERVAL_SECONDS", 2, minimum=1)
+EXPORTS_PUBLIC_BASE_URL = env_str("EXPORTS_PUBLIC_BASE_URL", "")
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "text"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"correlation": {"()": "exportsite.logging.CorrelationIdFilter"}},
+    "formatters": {
+        "json": {"()": "exportsite.logging.JsonLineFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["correlation"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "dramatiq": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}

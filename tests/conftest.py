@@ -1,0 +1,144 @@
+import time
+import uuid
+
+import dramatiq
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from exports import storage
+from exports.models import Export
+from tests.factories import CampaignFactory, GroupFactory, MarketFactory, UserFactory
+
+TERMINAL = {"FINISHED", "FAILED", "CANCELLED", "EXPIRED"}
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def uses_s3() -> bool:
+    return "s3" in settings.STORAGES["exports"]["BACKEND"].lower()
+
+
+@pytest.fixture
+def access_group():
+    return GroupFactory(name=f"campaign-staff-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture
+def campaign(access_group):
+    campaign = CampaignFactory(name="Summer Tour, \"Live\"", access_groups=[access_group])
+    MarketFactory(campaign=campaign)
+    return campaign
+
+
+@pytest.fixture
+def reporter(access_group):
+    """A staff user with the REPORT permission who can see `campaign`."""
+    return UserFactory(groups=["Campaign Reporter", access_group])
+
+
+@pytest.fixture
+def outsider():
+    """A reporter of some other campaign."""
+    other_group = GroupFactory(name=f"other-staff-{uuid.uuid4().hex[:6]}")
+    CampaignFactory(name="Other campaign", access_groups=[other_group])
+    return UserFactory(groups=["Campaign Reporter", other_group])
+
+
+def jwt_client(user) -> APIClient:
+    client = APIClient()
+    response = client.post("/auth/token", {"username": user.username, "password": "pw-123456"}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+    return client
+
+
+@pytest.fixture
+def reporter_client(reporter):
+    return jwt_client(reporter)
+
+
+@pytest.fixture
+def export_worker(transactional_db):
+    """A real Dramatiq worker (threads) on the configured broker: stub, Redis or RabbitMQ."""
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    yield worker
+    worker.stop()
+    broker.flush_all()
+
+
+def wait_for_status(export_id, statuses=TERMINAL, timeout: float = 30.0) -> Export:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        export = Export.objects.get(pk=export_id)
+        if export.status in statuses:
+            return export
+        time.sleep(0.05)
+    raise AssertionError(f"export {export_id} still {Export.objects.get(pk=export_id).status} after {timeout}s")
+
+
+def read_export_bytes(export: Export) -> bytes:
+    with storage.object_open(export.storage_alias, export.storage_key) as handle:
+        return handle.read()
+
+
+def open_uploads(alias: str = "exports") -> list:
+    """Multipart uploads (S3) or part folders (local) still open in a storage."""
+    from django.core.files.storage import storages
+
+    backend = storages[alias]
+    if uses_s3():
+        client = backend.connection.meta.client
+        return client.list_multipart_uploads(Bucket=backend.bucket_name).get("Uploads", [])
+    from pathlib import Path
+
+    uploads = Path(backend.location) / ".uploads"
+    return sorted(uploads.iterdir()) if uploads.exists() else []
+
+
+def stored_keys(alias: str = "exports") -> list[str]:
+    from django.core.files.storage import storages
+
+    backend = storages[alias]
+    if uses_s3():
+        client = backend.connection.meta.client
+        return [item["Key"] for item in client.list_objects_v2(Bucket=backend.bucket_name).get("Contents", [])]
+    from pathlib import Path
+
+    root = Path(backend.location)
+    if not root.exists():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".uploads" not in p.parts)
+
+
+@pytest.fixture(autouse=True)
+def _clean_storage():
+    """Each test starts and ends with empty export storages."""
+    _empty_storages()
+    yield
+    _empty_storages()
+
+
+def _empty_storages() -> None:
+    import shutil
+    from pathlib import Path
+
+    from django.core.files.storage import storages
+
+    for alias in settings.EXPORT_STORAGE_ALIASES:
+        backend = storages[alias]
+        if uses_s3():
+            client = backend.connection.meta.client
+            for upload in client.list_multipart_uploads(Bucket=backend.bucket_name).get("Uploads", []):
+                client.abort_multipart_upload(Bucket=backend.bucket_name, Key=upload["Key"],
+                                              UploadId=upload["UploadId"])
+            for item in client.list_objects_v2(Bucket=backend.bucket_name).get("Contents", []):
+                client.delete_object(Bucket=backend.bucket_name, Key=item["Key"])
+        else:
+            shutil.rmtree(Path(backend.location), ignore_errors=True)
