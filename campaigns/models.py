@@ -28,7 +28,9 @@ class Campaign(models.Model):
     preferences = models.JSONField(default=list, blank=True)
     promoters = models.ManyToManyField(Promoter, blank=True, related_name="campaigns")
     access_groups = models.ManyToManyField(
-        Group, blank=True, related_name="campaigns",
+        Group,
+        blank=True,
+        related_name="campaigns",
         help_text="Members of these groups may work with this campaign's exports.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,10 +12,27 @@ from campaigns.models import Campaign, Entry, Market
 
 # Everything an entry-shaped row needs, fetched in one joined query per page.
 ENTRY_ROW_FIELDS: tuple[str, ...] = (
-    "id", "created_at", "market_id", "locale", "phone_confirmed_at", "answers", "ip_address",
-    "ip_postal_code", "email", "phone", "first_name", "last_name",
-    "fan_id", "fan__tm_id", "fan__global_user_id", "fan__member_id", "fan__email", "fan__phone",
-    "fan__postal_code", "fan__first_name", "fan__last_name",
+    "id",
+    "created_at",
+    "market_id",
+    "locale",
+    "phone_confirmed_at",
+    "answers",
+    "ip_address",
+    "ip_postal_code",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "fan_id",
+    "fan__tm_id",
+    "fan__global_user_id",
+    "fan__member_id",
+    "fan__email",
+    "fan__phone",
+    "fan__postal_code",
+    "fan__first_name",
+    "fan__last_name",
 )
 
 
@@ -60,8 +77,13 @@ def additional_market_count(*, campaign_id: int, upper_id: int, condition: Q | N
 
 
 def entry_pages(
-    *, campaign_id: int, upper_id: int, page_size: int, after_id: int = 0,
-    condition: Q | None = None, fields: Sequence[str] = ENTRY_ROW_FIELDS,
+    *,
+    campaign_id: int,
+    upper_id: int,
+    page_size: int,
+    after_id: int = 0,
+    condition: Q | None = None,
+    fields: Sequence[str] = ENTRY_ROW_FIELDS,
 ) -> Iterator[list]:
     """Entries of a campaign in id order, one page (list of named rows) at a time.
 

@@ -37,7 +37,9 @@ class CampaignExportsApi(APIView):
         if not isinstance(request.data, dict):
             raise BadRequest("Malformed request body.", "The body must be a JSON object.")
         export, created = export_request(
-            campaign_id=campaign_id, body=request.data, user=request.user,
+            campaign_id=campaign_id,
+            body=request.data,
+            user=request.user,
             correlation_id=getattr(request, "correlation_id", ""),
         )
         body = ExportSerializer(export, context={"base_url": _base_url(request)}).data
@@ -49,8 +51,11 @@ class CampaignExportsApi(APIView):
         if campaign is None:
             raise NotFound("Campaign not found.", f"Campaign {campaign_id} not found.")
         exports = selectors.export_list(
-            user=request.user, campaign_id=campaign.pk, export_type=query.get("exportType") or None,
-            limit=query["limit"], offset=query["offset"],
+            user=request.user,
+            campaign_id=campaign.pk,
+            export_type=query.get("exportType") or None,
+            limit=query["limit"],
+            offset=query["offset"],
         )
         return Response(ExportSerializer(exports, many=True, context={"base_url": _base_url(request)}).data)
 
@@ -59,12 +64,7 @@ class CampaignExportDetailApi(APIView):
     permission_classes = [IsAuthenticated, CanRequestExports]
 
     def get(self, request, campaign_id: str, export_id: str):
-        export = None
-        if campaign_id.isdigit():
-            try:
-                export = selectors.export_get(user=request.user, campaign_id=int(campaign_id), export_id=export_id)
-            except Exception:  # a malformed UUID is simply not found
-                export = None
+        export = selectors.export_get(user=request.user, campaign_id=campaign_id, export_id=export_id)
         if export is None:
             raise ExportNotFound(export_id)
         return Response(ExportSerializer(export, context={"base_url": _base_url(request)}).data)
@@ -88,8 +88,9 @@ def download(request, token: str):
     try:
         alias, key, filename = storage.download_token_read(token)
     except signing.SignatureExpired:
-        return JsonResponse(error_body(410, "Download link expired.", "Request the export again for a fresh link."),
-                            status=410)
+        return JsonResponse(
+            error_body(410, "Download link expired.", "Request the export again for a fresh link."), status=410
+        )
     except (signing.BadSignature, KeyError, ValueError):
         return JsonResponse(error_body(404, "Download not found.", "The download link is invalid."), status=404)
     if not storage.object_exists(alias, key):
@@ -103,4 +104,3 @@ def not_found_json(request, exception=None):
 
 def server_error_json(request):
     return JsonResponse(error_body(500, "Internal server error.", "An unexpected error occurred."), status=500)
-

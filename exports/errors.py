@@ -68,6 +68,7 @@ class ExportNotFound(NotFound):
 
 # --- Worker-side: these end a running job -----------------------------------------------------
 
+
 class ExportFailure(Exception):
     """A permanent, data-caused failure; `message` is shown to campaign admins as is."""
 
@@ -105,9 +106,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(error_body(404, "Not found.", str(exc)), status=404)
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         status = 401
-        response = Response(
-            error_body(status, "Authentication required.", _drf_detail_text(exc.detail)), status=status
-        )
+        response = Response(error_body(status, "Authentication required.", _drf_detail_text(exc.detail)), status=status)
         auth_header = getattr(exc, "auth_header", None) or 'Bearer realm="api"'
         response["WWW-Authenticate"] = auth_header
         return response

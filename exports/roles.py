@@ -5,8 +5,14 @@ from __future__ import annotations
 
 DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
     "Campaign Reporter": ("request_export", "download_export", "view_export"),
-    "Export Operator": ("request_export", "download_export", "view_export", "retry_export",
-                        "cancel_export", "expire_export"),
+    "Export Operator": (
+        "request_export",
+        "download_export",
+        "view_export",
+        "retry_export",
+        "cancel_export",
+        "expire_export",
+    ),
     "Privacy Officer": ("ccpa_delete", "view_export"),
 }
 

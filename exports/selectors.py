@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 
 from campaigns.selectors import campaigns_visible_to
@@ -19,21 +21,32 @@ def export_list(*, user, campaign_id: int, export_type: str | None, limit: int, 
     queryset = exports_visible_to(user).filter(campaign_id=campaign_id).select_related("campaign", "requester")
     if export_type:
         queryset = queryset.filter(export_type=export_type)
-    return list(queryset.order_by("-created_at", "-pk")[offset: offset + limit])
+    return list(queryset.order_by("-created_at", "-pk")[offset : offset + limit])
 
 
-def export_get(*, user, campaign_id: int, export_id: str) -> Export | None:
+def export_get(*, user, campaign_id: object, export_id: object) -> Export | None:
+    """None for anything the user may not see, including malformed ids (never leak existence)."""
+    try:
+        campaign_pk, export_pk = int(str(campaign_id)), uuid.UUID(str(export_id))
+    except ValueError:
+        return None
     return (
-        exports_visible_to(user).select_related("campaign", "requester")
-        .filter(campaign_id=campaign_id, pk=export_id).first()
+        exports_visible_to(user)
+        .select_related("campaign", "requester")
+        .filter(campaign_id=campaign_pk, pk=export_pk)
+        .first()
     )
 
 
 def export_active_for(*, campaign_id: int, export_type: str, parameters_digest: str) -> Export | None:
     return (
         Export.objects.select_related("campaign", "requester")
-        .filter(campaign_id=campaign_id, export_type=export_type, parameters_digest=parameters_digest,
-                status__in=ACTIVE_STATUSES)
+        .filter(
+            campaign_id=campaign_id,
+            export_type=export_type,
+            parameters_digest=parameters_digest,
+            status__in=ACTIVE_STATUSES,
+        )
         .first()
     )
 
@@ -42,5 +55,7 @@ def export_pending_ids() -> list[tuple[str, str]]:
     """(id, export type) of every PENDING job, oldest first."""
     return [
         (str(pk), export_type)
-        for pk, export_type in Export.objects.filter(status="PENDING").order_by("created_at").values_list("pk", "export_type")
+        for pk, export_type in Export.objects.filter(status="PENDING")
+        .order_by("created_at")
+        .values_list("pk", "export_type")
     ]

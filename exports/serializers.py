@@ -42,11 +42,17 @@ class ExportSerializer(serializers.BaseSerializer):
                 data["key"] = export.storage_key
                 data["path"] = export_download_url(export=export, base_url=self.context.get("base_url", ""))
         elif export.status == "TRIGGERED":
-            data["progress"] = {"rowsWritten": export.rows_written, "rowsEstimated": export.row_count,
-                                "bytesWritten": export.bytes_written}
+            data["progress"] = {
+                "rowsWritten": export.rows_written,
+                "rowsEstimated": export.row_count,
+                "bytesWritten": export.bytes_written,
+            }
         if export.status in ("FAILED", "EXPIRED") and export.error_message:
-            data["error"] = {"message": export.error_message, "payload": export.error_payload,
-                             "kind": export.failure_kind or None}
+            data["error"] = {
+                "message": export.error_message,
+                "payload": export.error_payload,
+                "kind": export.failure_kind or None,
+            }
         if export.expired_reason:
             data["expiredReason"] = export.expired_reason
         data["attempts"] = export.attempts

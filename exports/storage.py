@@ -81,7 +81,9 @@ class S3MultipartUpload(MultipartUpload):
 
     def complete(self, parts: list[UploadedPart]) -> None:
         self._client.complete_multipart_upload(
-            Bucket=self._bucket, Key=self.key, UploadId=self.upload_id,
+            Bucket=self._bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
             MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
         )
 

@@ -22,12 +22,12 @@ class DelimitedWriter:
     so every file round-trips through Python's csv module with the same dialect.
     """
 
-    def __init__(self, sink: ByteSink, *, delimiter: str, line_terminator: str = "\n",
-                 flush_chars: int = 256 * 1024):
+    def __init__(self, sink: ByteSink, *, delimiter: str, line_terminator: str = "\n", flush_chars: int = 256 * 1024):
         self._sink = sink
         self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, delimiter=delimiter, lineterminator=line_terminator,
-                                  quoting=csv.QUOTE_MINIMAL)
+        self._writer = csv.writer(
+            self._buffer, delimiter=delimiter, lineterminator=line_terminator, quoting=csv.QUOTE_MINIMAL
+        )
         self._flush_chars = flush_chars
         self.rows = 0
 
@@ -63,8 +63,9 @@ class PartUploader:
     `on_part` runs after each uploaded part (progress, heartbeat, cancellation checks).
     """
 
-    def __init__(self, upload: MultipartUpload, *, part_size: int,
-                 on_part: Callable[[UploadedPart], None] | None = None):
+    def __init__(
+        self, upload: MultipartUpload, *, part_size: int, on_part: Callable[[UploadedPart], None] | None = None
+    ):
         self._upload = upload
         self._part_size = part_size
         self._buffer = bytearray()

@@ -99,7 +99,9 @@ def database_from_url(name: str, url: str) -> dict:
             "OPTIONS": options,
             "TEST": {"NAME": options.pop("test_name", None)},
         }
-    raise ImproperlyConfigured(f"Environment variable {name} has an unsupported scheme {parsed.scheme!r} (use sqlite:// or postgres://).")
+    raise ImproperlyConfigured(
+        f"Environment variable {name} has an unsupported scheme {parsed.scheme!r} (use sqlite:// or postgres://)."
+    )
 
 
 def broker_from_url(name: str, url: str) -> tuple[str, dict]:

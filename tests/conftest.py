@@ -29,7 +29,7 @@ def access_group():
 
 @pytest.fixture
 def campaign(access_group):
-    campaign = CampaignFactory(name="Summer Tour, \"Live\"", access_groups=[access_group])
+    campaign = CampaignFactory(name='Summer Tour, "Live"', access_groups=[access_group])
     MarketFactory(campaign=campaign)
     return campaign
 
@@ -136,8 +136,9 @@ def _empty_storages() -> None:
         if uses_s3():
             client = backend.connection.meta.client
             for upload in client.list_multipart_uploads(Bucket=backend.bucket_name).get("Uploads", []):
-                client.abort_multipart_upload(Bucket=backend.bucket_name, Key=upload["Key"],
-                                              UploadId=upload["UploadId"])
+                client.abort_multipart_upload(
+                    Bucket=backend.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
             for item in client.list_objects_v2(Bucket=backend.bucket_name).get("Contents", []):
                 client.delete_object(Bucket=backend.bucket_name, Key=item["Key"])
         else:

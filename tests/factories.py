@@ -26,6 +26,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     is_staff = True
+
     @factory.post_generation
     def password(self, create, extracted, **kwargs):
         self.set_password(extracted or "pw-123456")
@@ -44,6 +45,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class CampaignFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Campaign
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Campaign {n}")
     artist_name = "The Artists"

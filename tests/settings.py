@@ -12,7 +12,7 @@ import tempfile
 
 _tmp = tempfile.mkdtemp(prefix="exportsite-tests-")
 os.environ.setdefault("DJANGO_DEBUG", "1")
-os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret")
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-with-enough-length-for-hs256")
 os.environ.setdefault("EXPORTSITE_VAR_DIR", _tmp)
 os.environ.setdefault("LOG_FORMAT", "text")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -28,14 +28,21 @@ if os.environ.get("EXPORTSITE_TEST_S3") == "1":
     atexit.register(_moto.stop)
     _host, _port = _moto.get_host_and_port()
     MOTO_ENDPOINT = f"http://{_host}:{_port}"
-    os.environ.update({
-        "AWS_S3_ENDPOINT_URL": MOTO_ENDPOINT,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_S3_REGION_NAME": "us-east-1",
-    })
-    _s3 = boto3.client("s3", endpoint_url=MOTO_ENDPOINT, aws_access_key_id="testing",
-                       aws_secret_access_key="testing", region_name="us-east-1")
+    os.environ.update(
+        {
+            "AWS_S3_ENDPOINT_URL": MOTO_ENDPOINT,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_S3_REGION_NAME": "us-east-1",
+        }
+    )
+    _s3 = boto3.client(
+        "s3",
+        endpoint_url=MOTO_ENDPOINT,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     for _alias in ("exports", "scoring", "vf_scoring", "sfmc"):
         _bucket = f"test-{_alias.replace('_', '-')}"
         _s3.create_bucket(Bucket=_bucket)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import posixpath
 
-from exportsite.conf import export_settings
 from exports import storage
 from exports.models import Export, ExportStatus
+from exportsite.conf import export_settings
 
 
 def export_file_name(export: Export) -> str:
@@ -18,7 +18,9 @@ def export_download_url(*, export: Export, base_url: str = "") -> str | None:
     if export.status != ExportStatus.FINISHED or not export.storage_key or len(export.storage_keys) > 1:
         return None
     return storage.download_url(
-        export.storage_alias, export.storage_key, filename=export_file_name(export),
+        export.storage_alias,
+        export.storage_key,
+        filename=export_file_name(export),
         ttl_seconds=export_settings().download_url_ttl_seconds,
         base_url=export_settings().public_base_url or base_url,
     )

@@ -49,15 +49,22 @@ def export_request(*, campaign_id: object, body: dict, user, correlation_id: str
         try:
             with transaction.atomic():
                 export = Export.objects.create(
-                    campaign=campaign, export_type=export_type.key, parameters=parameters,
-                    parameters_digest=digest, requester=user if user.is_authenticated else None,
+                    campaign=campaign,
+                    export_type=export_type.key,
+                    parameters=parameters,
+                    parameters_digest=digest,
+                    requester=user if user.is_authenticated else None,
                     correlation_id=correlation_id,
                 )
-                transaction.on_commit(lambda: export_enqueue(export_id=str(export.pk), export_type=export_type.key))
+                transaction.on_commit(
+                    lambda export_id=str(export.pk): export_enqueue(export_id=export_id, export_type=export_type.key)
+                )
         except IntegrityError:
             continue
-        logger.info("export requested", extra={"export_id": str(export.pk), "campaign_id": campaign.pk,
-                                                "export_type": export_type.key})
+        logger.info(
+            "export requested",
+            extra={"export_id": str(export.pk), "campaign_id": campaign.pk, "export_type": export_type.key},
+        )
         return export, True
     raise RuntimeError("could not create or find the active export after several attempts")
 

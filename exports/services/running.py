@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from exportsite.conf import export_settings
-from exportsite.logging import correlation_id_var
 from exports import states, storage
 from exports.columns import Column, header_row
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
-from exports.models import Export, ExpiredReason, FailureKind
+from exports.models import ExpiredReason, Export, FailureKind
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportContext, ExportType
 from exports.writers import DelimitedWriter, PartUploader
+from exportsite.conf import export_settings
+from exportsite.logging import correlation_id_var
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +70,28 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
     snapshot = export_type.snapshot(campaign)
     Export.objects.filter(pk=export.pk).update(snapshot=snapshot)
     ctx = ExportContext(
-        export_id=str(export.pk), campaign=campaign, parameters=export.parameters, snapshot=snapshot,
-        page_size=export_settings().page_size, started_at=export.triggered_at or timezone.now(),
+        export_id=str(export.pk),
+        campaign=campaign,
+        parameters=export.parameters,
+        snapshot=snapshot,
+        page_size=export_settings().page_size,
+        started_at=export.triggered_at or timezone.now(),
     )
     upload = None
     try:
         export_type.prepare(ctx)
         key = export_type.storage_key(campaign=campaign, export_id=str(export.pk), created_at=export.created_at)
-        upload = storage.multipart_upload(export_type.storage_alias, key=key,
-                                          content_type=export_type.file_format.content_type, acl=export_type.acl)
+        upload = storage.multipart_upload(
+            export_type.storage_alias, key=key, content_type=export_type.file_format.content_type, acl=export_type.acl
+        )
         upload.start()
-        if not states.record_upload_started(export.pk, storage_alias=export_type.storage_alias, storage_key=key,
-                                            upload_id=upload.upload_id, row_estimate=export_type.estimate(ctx)):
+        if not states.record_upload_started(
+            export.pk,
+            storage_alias=export_type.storage_alias,
+            storage_key=key,
+            upload_id=upload.upload_id,
+            row_estimate=export_type.estimate(ctx),
+        ):
             raise ExportStopped()
         result = _write_delimited(ctx, export_type, upload, export_id=export.pk, deadline=export.deadline_at)
     except BaseException as exc:  # noqa: BLE001 - every exit must abort the upload first
@@ -91,8 +101,14 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
             raise
         return outcome
 
-    if not states.finish(export.pk, row_count=result.rows, bytes_written=result.bytes, sha256=result.sha256,
-                         storage_keys=result.keys, file_expires_at=None):
+    if not states.finish(
+        export.pk,
+        row_count=result.rows,
+        bytes_written=result.bytes,
+        sha256=result.sha256,
+        storage_keys=result.keys,
+        file_expires_at=None,
+    ):
         # Cancelled or expired between the upload's completion and now: the file must not outlive it.
         for key in result.keys:
             storage.object_delete(export_type.storage_alias, key)
@@ -102,11 +118,18 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
     return "finished"
 
 
-def _write_delimited(ctx: ExportContext, export_type: ExportType, upload: storage.MultipartUpload, *,
-                     export_id, deadline: datetime | None) -> RunResult:
+def _write_delimited(
+    ctx: ExportContext,
+    export_type: ExportType,
+    upload: storage.MultipartUpload,
+    *,
+    export_id,
+    deadline: datetime | None,
+) -> RunResult:
     monitor = _RunMonitor(export_id=export_id, deadline=deadline)
-    uploader = PartUploader(upload, part_size=export_settings().part_size_bytes,
-                            on_part=lambda part: monitor.check(force=True))
+    uploader = PartUploader(
+        upload, part_size=export_settings().part_size_bytes, on_part=lambda part: monitor.check(force=True)
+    )
     monitor.uploader = uploader
     writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)
     columns = export_type.columns(ctx)
@@ -176,8 +199,12 @@ def _record_unsuccessful_end(export: Export, exc: BaseException, log_extra: dict
         logger.info("export stopped: no longer running", extra=log_extra)
         return "stopped"
     if isinstance(exc, ExportDeadlineExceeded) or _is_worker_time_limit(exc):
-        states.expire(export.pk, reason=ExpiredReason.TIMEOUT, from_statuses=("TRIGGERED",),
-                      message="The export took longer than its time limit and was stopped.")
+        states.expire(
+            export.pk,
+            reason=ExpiredReason.TIMEOUT,
+            from_statuses=("TRIGGERED",),
+            message="The export took longer than its time limit and was stopped.",
+        )
         states.clear_upload(export.pk)
         logger.warning("export expired: time limit", extra=log_extra)
         return "expired"
@@ -188,7 +215,7 @@ def _record_unsuccessful_end(export: Export, exc: BaseException, log_extra: dict
     states.fail(
         export.pk,
         message="The export failed because of an internal error. Retry it; if it fails again, "
-                f"report correlation id {export.correlation_id or export.pk}.",
+        f"report correlation id {export.correlation_id or export.pk}.",
         payload=f"{type(exc).__name__}: {exc}"[:2000],
         kind=FailureKind.INTERNAL,
     )

@@ -84,8 +84,13 @@ class EntriesExport(ExportType):
     label = "Entries"
     description = "One row per entry in its primary market (optionally one per additional market)."
     parameters = (
-        Parameter("includeAllMarkets", "boolean", False,
-                  "Also write one row per additional market the fan entered.", default=False),
+        Parameter(
+            "includeAllMarkets",
+            "boolean",
+            False,
+            "Also write one row per additional market the fan entered.",
+            default=False,
+        ),
     )
     file_format = TSV
     include_preferences = True
@@ -127,8 +132,10 @@ class EntriesExport(ExportType):
         unknown = MarketCells("", "")
         all_markets = bool(ctx.parameters.get("includeAllMarkets"))
         for page in selectors.entry_pages(
-            campaign_id=ctx.campaign.pk, upper_id=ctx.snapshot["max_entry_id"],
-            page_size=ctx.page_size, condition=self.entry_condition,
+            campaign_id=ctx.campaign.pk,
+            upper_id=ctx.snapshot["max_entry_id"],
+            page_size=ctx.page_size,
+            condition=self.entry_condition,
         ):
             extra = selectors.additional_market_ids(entry_ids=[row.id for row in page]) if all_markets else {}
             for row in page:

@@ -53,8 +53,22 @@ def test_entries_golden_file_round_trips_through_csv_module():
     rows = list(csv.reader(io.StringIO(data.decode("utf-8")), delimiter="\t"))
     header, body = rows[0], rows[1:]
     assert header[:17] == [
-        "id", "contest_title", "entry_date", "tm_id", "globalUserId", "ip_address", "email", "first_name",
-        "last_name", "Zip Code", "Mobile Phone", "Hbase_ID", "Select Show", "Event_ID", "locale", "campaign_id",
+        "id",
+        "contest_title",
+        "entry_date",
+        "tm_id",
+        "globalUserId",
+        "ip_address",
+        "email",
+        "first_name",
+        "last_name",
+        "Zip Code",
+        "Mobile Phone",
+        "Hbase_ID",
+        "Select Show",
+        "Event_ID",
+        "locale",
+        "campaign_id",
         "Phone confirmed",
     ]
     assert header[17:] == ["#checkbox.p1", "#select.p2", "#text.p3"]

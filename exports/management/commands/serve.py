@@ -6,8 +6,8 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from exportsite.conf import export_settings
 from exports.inprocess import inprocess_worker_start
+from exportsite.conf import export_settings
 
 
 class Command(BaseCommand):
@@ -24,8 +24,17 @@ class Command(BaseCommand):
             worker = inprocess_worker_start(threads=conf.inprocess_worker_threads)
             self.stdout.write("Export worker: in-process (no DRAMATIQ_BROKER_URL set).")
         elif not no_worker:
-            process = subprocess.Popen([sys.executable, "manage.py", "rundramatiq", "--processes", "1",
-                                        "--threads", str(conf.inprocess_worker_threads)])
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "rundramatiq",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    str(conf.inprocess_worker_threads),
+                ]
+            )
             self.stdout.write(f"Export worker: rundramatiq (pid {process.pid}) on {conf.broker_url.split('@')[-1]}.")
         try:
             call_command("runserver", addrport, use_reloader=False)

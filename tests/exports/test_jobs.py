@@ -1,0 +1,224 @@
+"""The Export job: dedupe, claims, redelivery, failure, cancellation and deadlines."""
+
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from exports import states
+from exports.models import Export
+from exports.services import export_request, export_run, parameters_digest
+from tests.conftest import open_uploads, read_export_bytes, stored_keys
+from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
+
+
+def _campaign_with_entries(count: int):
+    campaign = CampaignFactory()
+    market = MarketFactory(campaign=campaign)
+    EntryFactory.create_batch(count, campaign=campaign, market=market)
+    return campaign
+
+
+def _request(campaign, body=None):
+    user = UserFactory(is_superuser=True)
+    return export_request(campaign_id=campaign.pk, body=body or {"exportType": "entries"}, user=user)
+
+
+@pytest.mark.django_db
+def test_database_refuses_a_second_active_job_with_the_same_parameters():
+    campaign = CampaignFactory()
+    digest = parameters_digest({})
+    Export.objects.create(campaign=campaign, export_type="entries", parameters_digest=digest)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Export.objects.create(campaign=campaign, export_type="entries", parameters_digest=digest)
+    # finished jobs do not block a new one
+    Export.objects.update(status="FINISHED")
+    Export.objects.create(campaign=campaign, export_type="entries", parameters_digest=digest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_identical_requests_create_exactly_one_job():
+    campaign = _campaign_with_entries(1)
+    user = UserFactory(is_superuser=True)
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def request():
+        try:
+            barrier.wait()
+            results.append(export_request(campaign_id=campaign.pk, body={"exportType": "entries"}, user=user))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({export.pk for export, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert Export.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_for_one_job_exactly_one_claims_it():
+    campaign = _campaign_with_entries(1)
+    export, _ = _request(campaign)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def claim():
+        barrier.wait()
+        from datetime import timedelta
+
+        outcomes.append(states.claim(export.pk, time_limit=timedelta(minutes=5)))
+        connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [False, True]
+    assert Export.objects.get(pk=export.pk).attempts == 1
+
+
+@pytest.mark.django_db
+def test_redelivered_message_for_a_finished_job_does_nothing():
+    campaign = _campaign_with_entries(3)
+    export, _ = _request(campaign)
+    assert export_run(export_id=str(export.pk)) == "finished"
+    first = Export.objects.get(pk=export.pk)
+    assert export_run(export_id=str(export.pk)) == "skipped"
+    again = Export.objects.get(pk=export.pk)
+    assert (again.status, again.attempts, again.sha256, again.finished_at) == (
+        "FINISHED",
+        1,
+        first.sha256,
+        first.finished_at,
+    )
+    assert export_run(export_id="00000000-0000-0000-0000-000000000000") == "missing"
+
+
+@pytest.mark.django_db
+def test_finished_job_records_rows_bytes_and_sha256():
+    import hashlib
+
+    campaign = _campaign_with_entries(25)
+    export, _ = _request(campaign)
+    export_run(export_id=str(export.pk))
+    export.refresh_from_db()
+    data = read_export_bytes(export)
+    assert export.status == "FINISHED" and export.row_count == 25 and export.rows_written == 25
+    assert export.bytes_written == len(data) and export.sha256 == hashlib.sha256(data).hexdigest()
+    assert data.count(b"\n") == 26
+    assert open_uploads() == []
+    assert export.snapshot["max_entry_id"] > 0
+
+
+@pytest.mark.django_db
+def test_campaign_without_markets_fails_with_a_readable_error_and_no_file():
+    campaign = CampaignFactory()
+    export, _ = _request(campaign)
+    assert export_run(export_id=str(export.pk)) == "failed"
+    export.refresh_from_db()
+    assert export.status == "FAILED" and export.failure_kind == "data"
+    assert "no markets" in export.error_message
+    assert export.error_payload == f"Campaign {campaign.pk} has no markets."
+    assert stored_keys() == [] and open_uploads() == []
+
+
+@pytest.mark.django_db
+def test_failure_after_parts_were_uploaded_aborts_the_upload(settings, monkeypatch):
+    settings.EXPORTS_PART_SIZE_BYTES = 512
+    campaign = _campaign_with_entries(60)
+    export, _ = _request(campaign)
+    import exports.types.entries as entries_module
+
+    real = entries_module.format_timestamp
+    calls = {"n": 0}
+
+    def exploding(value):
+        calls["n"] += 1
+        if calls["n"] > 40:
+            raise RuntimeError("disk on fire")
+        return real(value)
+
+    monkeypatch.setattr(entries_module, "format_timestamp", exploding)
+    assert export_run(export_id=str(export.pk)) == "failed"
+    export.refresh_from_db()
+    assert export.status == "FAILED" and export.failure_kind == "internal"
+    assert "internal error" in export.error_message and "RuntimeError: disk on fire" in export.error_payload
+    assert export.upload_id == "" and export.storage_key == ""
+    assert stored_keys() == [] and open_uploads() == []
+
+
+@pytest.mark.django_db
+def test_cancelled_job_stops_at_its_next_check_and_leaves_nothing(settings, monkeypatch):
+    settings.EXPORTS_PART_SIZE_BYTES = 512
+    campaign = _campaign_with_entries(60)
+    export, _ = _request(campaign)
+    from exports.types.entries import EntriesExport
+
+    real_records = EntriesExport.records
+
+    def records_then_cancel(self, ctx):
+        for index, record in enumerate(real_records(self, ctx)):
+            if index == 20:
+                assert states.cancel(ctx.export_id)
+            yield record
+
+    monkeypatch.setattr(EntriesExport, "records", records_then_cancel)
+    assert export_run(export_id=str(export.pk)) == "stopped"
+    export.refresh_from_db()
+    assert export.status == "CANCELLED" and export.cancelled_at is not None
+    assert stored_keys() == [] and open_uploads() == []
+
+
+@pytest.mark.django_db
+def test_job_over_its_time_limit_ends_expired_with_reason_timeout(settings):
+    settings.EXPORTS_PART_SIZE_BYTES = 512
+    settings.EXPORTS_DEFAULT_TIME_LIMIT_SECONDS = 0
+    campaign = _campaign_with_entries(30)
+    export, _ = _request(campaign)
+    assert export_run(export_id=str(export.pk)) == "expired"
+    export.refresh_from_db()
+    assert export.status == "EXPIRED" and export.expired_reason == "timeout"
+    assert "time limit" in export.error_message
+    assert stored_keys() == [] and open_uploads() == []
+
+
+@pytest.mark.django_db
+def test_rows_created_after_the_job_started_are_not_exported(monkeypatch):
+    campaign = _campaign_with_entries(5)
+    export, _ = _request(campaign)
+    from exports.types.entries import EntriesExport
+
+    real_prepare = EntriesExport.prepare
+
+    def prepare_then_new_entry(self, ctx):
+        real_prepare(self, ctx)
+        EntryFactory(campaign=campaign, market=campaign.markets.first())
+
+    monkeypatch.setattr(EntriesExport, "prepare", prepare_then_new_entry)
+    export_run(export_id=str(export.pk))
+    export.refresh_from_db()
+    assert export.row_count == 5
+    assert read_export_bytes(export).count(b"\n") == 6
+
+
+@pytest.mark.django_db
+def test_transitions_are_compare_and_set_and_illegal_ones_are_refused():
+    campaign = CampaignFactory()
+    export = Export.objects.create(campaign=campaign, export_type="entries", parameters_digest="d", status="FAILED")
+    with pytest.raises(states.IllegalTransition):
+        states.expire(export.pk, reason="staff", from_statuses=("FAILED",))
+    assert states.cancel(export.pk) is False
+    assert (
+        states.finish(export.pk, row_count=1, bytes_written=1, sha256="x", storage_keys=[], file_expires_at=None)
+        is False
+    )
+    assert Export.objects.get(pk=export.pk).status == "FAILED"
