@@ -16,10 +16,12 @@ class ByteSink(Protocol):
 
 
 class DelimitedWriter:
-    """CSV/TSV rows via csv.writer, flushed to the sink every `flush_bytes` characters.
+    """CSV/TSV rows, flushed to the sink every `flush_chars` characters.
 
-    Quoting is minimal: a cell is quoted only when it contains the delimiter, a quote, CR or LF,
-    so every file round-trips through Python's csv module with the same dialect.
+    Quoting is minimal: a cell is quoted when it contains the delimiter, a quote, CR or LF.
+    csv.writer (C speed) does the work; it does not quote a bare CR when the line terminator is
+    LF, so a flushed chunk that contains any CR (rare: only user data can) is rendered again
+    row by row with the careful quoting below. Files round-trip through Python's csv module.
     """
 
     def __init__(self, sink: ByteSink, *, delimiter: str, line_terminator: str = "\n", flush_chars: int = 256 * 1024):
@@ -28,29 +30,46 @@ class DelimitedWriter:
         self._writer = csv.writer(
             self._buffer, delimiter=delimiter, lineterminator=line_terminator, quoting=csv.QUOTE_MINIMAL
         )
+        self._delimiter = delimiter
+        self._line_terminator = line_terminator
+        self._special = (delimiter, '"', "\r", "\n")
         self._flush_chars = flush_chars
+        self._chunk_rows: list[list[str]] = []
         self.rows = 0
 
     def write_header(self, header: list[str]) -> None:
         self._writer.writerow(header)
+        self._chunk_rows.append(header)
 
     def write_rows(self, rows: Iterable[list[str]]) -> None:
         writerow = self._writer.writerow
+        chunk_rows = self._chunk_rows
         buffer = self._buffer
         count = 0
         for row in rows:
             writerow(row)
+            chunk_rows.append(row)
             count += 1
             if buffer.tell() >= self._flush_chars:
                 self.flush()
+                chunk_rows = self._chunk_rows
         self.rows += count
 
     def flush(self) -> None:
         text = self._buffer.getvalue()
+        if "\r" in text and self._line_terminator == "\n":
+            text = "".join(self._careful_line(row) for row in self._chunk_rows)
         if text:
             self._sink.write(text.encode("utf-8"))
-            self._buffer.seek(0)
-            self._buffer.truncate(0)
+        self._buffer.seek(0)
+        self._buffer.truncate(0)
+        self._chunk_rows = []
+
+    def _careful_line(self, row: list[str]) -> str:
+        cells = [
+            '"' + cell.replace('"', '""') + '"' if any(ch in cell for ch in self._special) else cell for cell in row
+        ]
+        return self._delimiter.join(cells) + self._line_terminator
 
     def close(self) -> None:
         self.flush()

@@ -1,0 +1,52 @@
+"""Fill the database with a deterministic demo dataset (see campaigns.services.demo_dataset_create)."""
+
+import argparse
+
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from campaigns.services import demo_dataset_create
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return number
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Create demo campaigns, fans, entries, codes, scoring records and SMS waves."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--entries", type=_non_negative, required=True, help="Entries in total.")
+        parser.add_argument("--campaigns", type=_positive, default=4, help="Campaigns (default 4).")
+        parser.add_argument("--seed", type=int, default=1, help="Same seed, same data (default 1).")
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing if any campaign exists.")
+        parser.add_argument(
+            "--access-group", default="Demo Campaign Staff", help="Auth group given access to the new campaigns."
+        )
+
+    def handle(self, *args, entries: int, campaigns: int, seed: int, if_empty: bool, access_group: str, **options):
+        with tqdm(unit="rows", unit_scale=True, disable=options["verbosity"] == 0) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            summary = demo_dataset_create(
+                campaigns=campaigns, entries=entries, seed=seed, access_group=access_group or None,
+                only_if_empty=if_empty, progress=progress,
+            )
+        if summary.skipped:
+            self.stdout.write("Campaigns exist already; no demo data created (--if-empty).")
+            return
+        for name, count in summary.counts().items():
+            self.stdout.write(f"{name:>20}: {count:,}")
