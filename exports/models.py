@@ -75,6 +75,10 @@ class Export(models.Model):
     # Fixed when the job starts (e.g. the highest row id), so a long or resumed run never
     # mixes in rows created after it began.
     snapshot = models.JSONField(default=dict, blank=True)
+    # Progress of the current upload at its last part boundary (resume point): parts with
+    # ETags, rows, bytes and the key of the last row written.
+    checkpoint = models.JSONField(default=dict, blank=True)
+    webhook_url = models.URLField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -106,3 +110,31 @@ class Export(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class ExportEvent(models.Model):
+    """Audit trail: who did what to which export, and when. Kept when the export is deleted."""
+
+    class Action(models.TextChoices):
+        REQUESTED = "requested"
+        DOWNLOADED = "downloaded"
+        RETRIED = "retried"
+        CANCELLED = "cancelled"
+        EXPIRED = "expired"
+        CCPA_DELETED = "ccpa_deleted"
+
+    export = models.ForeignKey(Export, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    export_ref = models.CharField(max_length=64, blank=True, help_text="The export id, kept after deletion.")
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="export_events"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.export_ref} by {self.actor_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -82,6 +82,16 @@ def record_progress(export_id: uuid.UUID | str, *, rows_written: int, bytes_writ
     )
 
 
+def record_checkpoint(export_id: uuid.UUID | str, *, checkpoint: dict) -> bool:
+    """Save the resume point after an uploaded part; False when the job is no longer TRIGGERED."""
+    return (
+        Export.objects.filter(pk=export_id, status=S.TRIGGERED).update(
+            checkpoint=checkpoint, heartbeat_at=timezone.now()
+        )
+        == 1
+    )
+
+
 def finish(
     export_id: uuid.UUID | str,
     *,
@@ -102,6 +112,7 @@ def finish(
         sha256=sha256,
         storage_keys=storage_keys,
         upload_id="",
+        checkpoint={},
         file_expires_at=file_expires_at,
         error_message="",
         error_payload="",
@@ -121,6 +132,7 @@ def fail(export_id: uuid.UUID | str, *, message: str, payload: str, kind: Failur
         upload_id="",
         storage_key="",
         storage_keys=[],
+        checkpoint={},
     )
 
 

@@ -41,6 +41,16 @@ class DelimitedWriter:
         self._writer.writerow(header)
         self._chunk_rows.append(header)
 
+    def write_row(self, row: list[str]) -> None:
+        """One row, no automatic flush: the caller flushes at boundaries it chooses."""
+        self._writer.writerow(row)
+        self._chunk_rows.append(row)
+        self.rows += 1
+
+    @property
+    def pending_chars(self) -> int:
+        return self._buffer.tell()
+
     def write_rows(self, rows: Iterable[list[str]]) -> None:
         writerow = self._writer.writerow
         chunk_rows = self._chunk_rows
@@ -76,32 +86,41 @@ class DelimitedWriter:
 
 
 class PartUploader:
-    """A write-only byte stream that cuts its input into parts and uploads each one.
-
-    Holds at most one part in memory. Tracks total bytes and the sha256 of the whole file.
-    `on_part` runs after each uploaded part (progress, heartbeat, cancellation checks).
+    """A write-only byte stream that uploads what it buffered as one part once the buffer
+    reaches `part_size`. A part therefore ends where a write ended (a row boundary for
+    DelimitedWriter), which is what makes checkpoints resumable. Holds about one part in memory.
+    Tracks the bytes and the sha256 of everything written through it; `on_part` runs after each
+    uploaded part. `parts` may start non-empty when a run resumes an upload.
     """
 
     def __init__(
-        self, upload: MultipartUpload, *, part_size: int, on_part: Callable[[UploadedPart], None] | None = None
+        self,
+        upload: MultipartUpload,
+        *,
+        part_size: int,
+        on_part: Callable[[UploadedPart], None] | None = None,
+        parts: list[UploadedPart] | None = None,
     ):
         self._upload = upload
         self._part_size = part_size
         self._buffer = bytearray()
         self._on_part = on_part
         self._digest = hashlib.sha256()
-        self.parts: list[UploadedPart] = []
-        self.bytes_written = 0
+        self.parts: list[UploadedPart] = list(parts or [])
+        self.bytes_written = sum(part.size for part in self.parts)
 
     def write(self, data: bytes) -> int:
         self._buffer += data
         self._digest.update(data)
         self.bytes_written += len(data)
-        while len(self._buffer) >= self._part_size:
-            chunk = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
+        if len(self._buffer) >= self._part_size:
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
             self._send(chunk)
         return len(data)
+
+    def flush(self) -> None:
+        """File-object protocol (zipfile calls it); parts are only cut by size."""
 
     def _send(self, chunk: bytes) -> None:
         part = self._upload.write_part(len(self.parts) + 1, chunk)
@@ -119,4 +138,5 @@ class PartUploader:
 
     @property
     def sha256(self) -> str:
+        """The sha256 of the bytes written through this uploader (not of resumed parts)."""
         return self._digest.hexdigest()

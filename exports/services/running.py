@@ -7,35 +7,20 @@ so no partial object is ever visible, and the job says why it ended.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 
 from exports import states, storage
-from exports.columns import Column, header_row
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
 from exports.models import ExpiredReason, Export, FailureKind
+from exports.services import pipeline
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportContext, ExportType
-from exports.writers import DelimitedWriter, PartUploader
 from exportsite.conf import export_settings
 from exportsite.logging import correlation_id_var
 
 logger = logging.getLogger(__name__)
-
-# How often (in rows) the row loop looks at the clock for heartbeat/cancel/deadline checks.
-_CHECK_EVERY_ROWS = 2000
-
-
-@dataclass
-class RunResult:
-    rows: int
-    bytes: int
-    sha256: str
-    keys: list[str]
 
 
 def export_time_limit(export_type: ExportType) -> timedelta:
@@ -77,25 +62,10 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
         page_size=export_settings().page_size,
         started_at=export.triggered_at or timezone.now(),
     )
-    upload = None
     try:
         export_type.prepare(ctx)
-        key = export_type.storage_key(campaign=campaign, export_id=str(export.pk), created_at=export.created_at)
-        upload = storage.multipart_upload(
-            export_type.storage_alias, key=key, content_type=export_type.file_format.content_type, acl=export_type.acl
-        )
-        upload.start()
-        if not states.record_upload_started(
-            export.pk,
-            storage_alias=export_type.storage_alias,
-            storage_key=key,
-            upload_id=upload.upload_id,
-            row_estimate=export_type.estimate(ctx),
-        ):
-            raise ExportStopped()
-        result = _write_delimited(ctx, export_type, upload, export_id=export.pk, deadline=export.deadline_at)
-    except BaseException as exc:  # noqa: BLE001 - every exit must abort the upload first
-        _abort_quietly(upload, log_extra)
+        result = _write_output(ctx, export, export_type, log_extra)
+    except BaseException as exc:  # noqa: BLE001 - the upload is aborted already; record why we stopped
         outcome = _record_unsuccessful_end(export, exc, log_extra)
         if not isinstance(exc, Exception) and not _is_worker_time_limit(exc):
             raise
@@ -118,63 +88,39 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
     return "finished"
 
 
-def _write_delimited(
-    ctx: ExportContext,
-    export_type: ExportType,
-    upload: storage.MultipartUpload,
-    *,
-    export_id,
-    deadline: datetime | None,
-) -> RunResult:
-    monitor = _RunMonitor(export_id=export_id, deadline=deadline)
-    uploader = PartUploader(
-        upload, part_size=export_settings().part_size_bytes, on_part=lambda part: monitor.check(force=True)
+def _write_output(ctx: ExportContext, export: Export, export_type: ExportType, log_extra: dict) -> pipeline.RunResult:
+    """Start the upload(s) for the type's output shape and stream into them; on any error the
+    upload is aborted before the error propagates, so no partial object survives."""
+    estimate = export_type.estimate(ctx)
+    monitor = pipeline.RunMonitor(
+        export_id=export.pk, deadline=export.deadline_at, checkpoints=export_type.output == "single"
     )
-    monitor.uploader = uploader
-    writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)
-    columns = export_type.columns(ctx)
-    writer.write_header(header_row(columns))
-    writer.write_rows(_rows_checked(columns, export_type.records(ctx), monitor))
-    writer.close()
-    parts = uploader.close()
-    monitor.check(force=True)
-    upload.complete(parts)
-    return RunResult(rows=monitor.rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
-
-
-def _rows_checked(columns: Sequence[Column], records: Iterable, monitor: _RunMonitor) -> Iterator[list[str]]:
-    values = [column.value for column in columns]
-    count = 0
-    for record in records:
-        yield [value(record) for value in values]
-        count += 1
-        if count % _CHECK_EVERY_ROWS == 0:
-            monitor.rows = count
-            monitor.check()
-    monitor.rows = count
-
-
-class _RunMonitor:
-    """Heartbeat + progress on a clock; notices cancellation (the CAS update misses) and the deadline."""
-
-    def __init__(self, *, export_id, deadline: datetime | None):
-        self.export_id = export_id
-        self.deadline = deadline
-        self.rows = 0
-        self.uploader: PartUploader | None = None
-        self._interval = export_settings().progress_interval_seconds
-        self._last = time.monotonic()
-
-    def check(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self._interval:
-            return
-        self._last = now
-        if self.deadline is not None and timezone.now() > self.deadline:
-            raise ExportDeadlineExceeded()
-        written = self.uploader.bytes_written if self.uploader else 0
-        if not states.record_progress(self.export_id, rows_written=self.rows, bytes_written=written):
+    if export_type.output == "multi":
+        if not states.record_upload_started(
+            export.pk, storage_alias=export_type.storage_alias, storage_key="", upload_id="", row_estimate=estimate
+        ):
             raise ExportStopped()
+        return pipeline.write_multi(ctx, export_type, monitor=monitor)
+    key = export_type.storage_key(campaign=ctx.campaign, export_id=str(export.pk), created_at=export.created_at)
+    upload = storage.multipart_upload(
+        export_type.storage_alias, key=key, content_type=export_type.content_type, acl=export_type.acl
+    )
+    upload.start()
+    try:
+        if not states.record_upload_started(
+            export.pk,
+            storage_alias=export_type.storage_alias,
+            storage_key=key,
+            upload_id=upload.upload_id,
+            row_estimate=estimate,
+        ):
+            raise ExportStopped()
+        if export_type.output == "zip":
+            return pipeline.write_zip(ctx, export_type, upload, monitor=monitor)
+        return pipeline.write_single(ctx, export_type, upload, monitor=monitor)
+    except BaseException:
+        _abort_quietly(upload, log_extra)
+        raise
 
 
 def _abort_quietly(upload: storage.MultipartUpload | None, log_extra: dict) -> None:

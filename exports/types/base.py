@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -36,6 +36,10 @@ class Parameter:
     description: str
     default: Any = None
 
+    def header_names(self) -> list[str]:
+        """The column headers clients can expect (campaign-dependent columns described in words)."""
+        return []
+
     def describe(self) -> dict:
         return {"name": self.name, "type": self.type, "required": self.required, "description": self.description}
 
@@ -52,6 +56,16 @@ def parse_boolean_parameter(body: dict, name: str, default: bool = False) -> boo
     return value
 
 
+@dataclass(frozen=True)
+class OutputFile:
+    """One file of a ZIP or multi-file export: its name (ZIP member path, or the storage key of a
+    multi-file export's object), its columns and its records."""
+
+    name: str
+    columns: Sequence[Column]
+    records: Iterable[Any]
+
+
 @dataclass
 class ExportContext:
     """Everything a running export needs besides the database: fixed at the job's start."""
@@ -62,6 +76,8 @@ class ExportContext:
     snapshot: dict
     page_size: int
     started_at: datetime
+    # Key of the last record already uploaded when a run resumes from a checkpoint.
+    resume_after: Any = None
     cache: dict = field(default_factory=dict)
 
 
@@ -76,6 +92,9 @@ class ExportType:
     storage_alias: ClassVar[str] = "exports"
     acl: ClassVar[str] = "private"
     time_limit_seconds: ClassVar[int | None] = None  # None: settings default
+    # "single": one delimited file (resumable); "zip": one ZIP of delimited members;
+    # "multi": several delimited objects, one storage key each.
+    output: ClassVar[str] = "single"
 
     @property
     def actor_name(self) -> str:
@@ -105,6 +124,12 @@ class ExportType:
         raise NotImplementedError
 
     def records(self, ctx: ExportContext) -> Iterator[Any]:
+        """Single-file types: records in a stable order, each with a `key` that orders them;
+        start after `ctx.resume_after` when it is set."""
+        raise NotImplementedError
+
+    def files(self, ctx: ExportContext) -> Iterator[OutputFile]:
+        """ZIP and multi-file types: the files, in order, each streamed in turn."""
         raise NotImplementedError
 
     def estimate(self, ctx: ExportContext) -> int:
@@ -114,10 +139,22 @@ class ExportType:
     def file_name(self, *, campaign: Campaign, created_at: datetime) -> str:
         stem = get_valid_filename(campaign.name.replace(" ", "_")) or "campaign"
         stamp = created_at.strftime("%Y%m%d_%H%M%S")
-        return f"{stem}_{campaign.pk}_{self.key}_{stamp}.{self.file_format.extension}"
+        return f"{stem}_{campaign.pk}_{self.key}_{stamp}.{self.file_extension}"
+
+    @property
+    def file_extension(self) -> str:
+        return "zip" if self.output == "zip" else self.file_format.extension
+
+    @property
+    def content_type(self) -> str:
+        return "application/zip" if self.output == "zip" else self.file_format.content_type
 
     def storage_key(self, *, campaign: Campaign, export_id: str, created_at: datetime) -> str:
         return f"{self.key}/{campaign.pk}/{export_id}/{self.file_name(campaign=campaign, created_at=created_at)}"
+
+    def header_names(self) -> list[str]:
+        """The column headers clients can expect (campaign-dependent columns described in words)."""
+        return []
 
     def describe(self) -> dict:
         """The public description served by GET /export-types."""
@@ -126,6 +163,8 @@ class ExportType:
             "label": self.label,
             "description": self.description,
             "parameters": [parameter.describe() for parameter in self.parameters],
-            "format": self.file_format.extension,
+            "format": self.file_extension,
+            "output": self.output,
             "storage": self.storage_alias,
+            "columns": self.header_names(),
         }

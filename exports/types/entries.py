@@ -32,6 +32,11 @@ class EntryMarketRecord(NamedTuple):
     entry: Any  # a named row of selectors.ENTRY_ROW_FIELDS
     market: MarketCells
 
+    @property
+    def key(self) -> int:
+        """Rows of one entry share its id, so a checkpoint never splits an entry's rows."""
+        return self.entry.id
+
 
 def market_cells(market: Market) -> MarketCells:
     event_ids = ",".join(str(event_id) for event_id in (market.event_ids or []))
@@ -98,6 +103,12 @@ class EntriesExport(ExportType):
     entry_condition: Q | None = None
     supports_all_markets = True
 
+    def header_names(self) -> list[str]:
+        headers = [column.header for column in entry_columns(Campaign(pk=0, name=""), include_preferences=False)]
+        if self.include_preferences:
+            headers.append("#{type}.{id} (one per campaign preference)")
+        return headers
+
     def parse_parameters(self, body: dict) -> dict:
         if not self.supports_all_markets:
             return {}
@@ -136,6 +147,7 @@ class EntriesExport(ExportType):
             upper_id=ctx.snapshot["max_entry_id"],
             page_size=ctx.page_size,
             condition=self.entry_condition,
+            after_id=ctx.resume_after or 0,
         ):
             extra = selectors.additional_market_ids(entry_ids=[row.id for row in page]) if all_markets else {}
             for row in page:

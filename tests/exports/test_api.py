@@ -189,6 +189,8 @@ def test_export_types_lists_entries_with_parameters(reporter_client):
     types = {item["key"]: item for item in reporter_client.get("/export-types").json()}
     assert types["entries"]["format"] == "tsv"
     assert types["entries"]["parameters"][0]["name"] == "includeAllMarkets"
+    assert types["entries"]["columns"][:3] == ["id", "contest_title", "entry_date"]
+    assert types["entries"]["columns"][-1].startswith("#{type}.{id}")
 
 
 def test_unknown_route_is_json_404():

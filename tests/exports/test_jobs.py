@@ -148,7 +148,11 @@ def test_failure_after_parts_were_uploaded_aborts_the_upload(settings, monkeypat
         return real(value)
 
     monkeypatch.setattr(entries_module, "format_timestamp", exploding)
+    checkpoints = []
+    real_checkpoint = states.record_checkpoint
+    monkeypatch.setattr(states, "record_checkpoint", lambda *a, **k: checkpoints.append(k) or real_checkpoint(*a, **k))
     assert export_run(export_id=str(export.pk)) == "failed"
+    assert len(checkpoints) >= 3  # several parts were uploaded before the failure
     export.refresh_from_db()
     assert export.status == "FAILED" and export.failure_kind == "internal"
     assert "internal error" in export.error_message and "RuntimeError: disk on fire" in export.error_payload

@@ -42,8 +42,12 @@ class Command(BaseCommand):
                 bar.update(done - bar.n)
 
             summary = demo_dataset_create(
-                campaigns=campaigns, entries=entries, seed=seed, access_group=access_group or None,
-                only_if_empty=if_empty, progress=progress,
+                campaigns=campaigns,
+                entries=entries,
+                seed=seed,
+                access_group=access_group or None,
+                only_if_empty=if_empty,
+                progress=progress,
             )
         if summary.skipped:
             self.stdout.write("Campaigns exist already; no demo data created (--if-empty).")

@@ -1,14 +1,13 @@
-"""Reads of campaign data. Big reads are keyset-paged iterators with bounded memory."""
+"""Entry reads for exports: keyset-paged iterators with bounded memory."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Q
 
-from campaigns.models import Campaign, Entry, Market
+from campaigns.models import Entry, Market
 
 # Everything an entry-shaped row needs, fetched in one joined query per page.
 ENTRY_ROW_FIELDS: tuple[str, ...] = (
@@ -34,23 +33,6 @@ ENTRY_ROW_FIELDS: tuple[str, ...] = (
     "fan__first_name",
     "fan__last_name",
 )
-
-
-def campaigns_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Campaign]:
-    """Superusers see every campaign; others those whose access groups they belong to."""
-    if not user.is_authenticated or not user.is_active:
-        return Campaign.objects.none()
-    if user.is_superuser:
-        return Campaign.objects.all()
-    return Campaign.objects.filter(access_groups__in=user.groups.all()).distinct()
-
-
-def campaign_get_visible(*, campaign_id: object, user: AbstractBaseUser | AnonymousUser) -> Campaign | None:
-    try:
-        pk = int(str(campaign_id))
-    except ValueError:
-        return None
-    return campaigns_visible_to(user).filter(pk=pk).first()
 
 
 def campaign_markets(*, campaign_id: int) -> list[Market]:

@@ -1,0 +1,206 @@
+"""Writing an export's output: rows → cells → writer → part uploader → multipart upload.
+
+Three shapes, chosen by the type's `output`: one delimited file (checkpointed at part
+boundaries, so it can resume), one ZIP of delimited members streamed straight into the upload,
+or several delimited objects (one storage key each). Memory stays bounded in all three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from exports import states, storage
+from exports.columns import Column, header_row
+from exports.errors import ExportDeadlineExceeded, ExportStopped
+from exports.storage import MultipartUpload, UploadedPart
+from exports.types.base import ExportContext, ExportType
+from exports.writers import DelimitedWriter, PartUploader
+from exportsite.conf import export_settings
+
+# How often (in rows) the row loop looks at the clock for heartbeat/cancel/deadline checks.
+CHECK_EVERY_ROWS = 2000
+# Text handed from the csv writer to the uploader at a time (never more than a part).
+MAX_FLUSH_CHARS = 256 * 1024
+
+
+def _flush_chars() -> int:
+    return min(MAX_FLUSH_CHARS, export_settings().part_size_bytes)
+
+
+@dataclass
+class RunResult:
+    rows: int
+    bytes: int
+    sha256: str
+    keys: list[str]
+
+
+class RunMonitor:
+    """Heartbeat, progress and checkpoints; notices cancellation (the CAS update matches no
+    row because the job left TRIGGERED) and the deadline."""
+
+    def __init__(self, *, export_id, deadline: datetime | None, rows: int = 0, checkpoints: bool = False):
+        self.export_id = export_id
+        self.deadline = deadline
+        self.rows = rows
+        self.last_key: Any = None
+        self.upload: MultipartUpload | None = None
+        self.uploader: PartUploader | None = None
+        self.checkpoints = checkpoints
+        self._interval = export_settings().progress_interval_seconds
+        self._last = time.monotonic()
+
+    def check(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self._interval:
+            return
+        self._last = now
+        if self.deadline is not None and timezone.now() > self.deadline:
+            raise ExportDeadlineExceeded()
+        written = self.uploader.bytes_written if self.uploader else 0
+        if not states.record_progress(self.export_id, rows_written=self.rows, bytes_written=written):
+            raise ExportStopped()
+
+    def on_part(self, part: UploadedPart) -> None:
+        if self.checkpoints and self.uploader is not None and self.upload is not None:
+            checkpoint = {
+                "key": self.upload.key,
+                "upload_id": self.upload.upload_id,
+                "parts": [[p.number, p.etag, p.size] for p in self.uploader.parts],
+                "rows": self.rows,
+                "bytes": self.uploader.bytes_written,
+                "last_key": self.last_key,
+            }
+            if not states.record_checkpoint(self.export_id, checkpoint=checkpoint):
+                raise ExportStopped()
+        self.check(force=True)
+
+
+def _uploader(upload: MultipartUpload, monitor: RunMonitor, parts: list[UploadedPart] | None = None) -> PartUploader:
+    uploader = PartUploader(upload, part_size=export_settings().part_size_bytes, on_part=monitor.on_part, parts=parts)
+    monitor.upload, monitor.uploader = upload, uploader
+    return uploader
+
+
+def write_single(
+    ctx: ExportContext,
+    export_type: ExportType,
+    upload: MultipartUpload,
+    *,
+    monitor: RunMonitor,
+    resumed_parts: list[UploadedPart] | None = None,
+) -> RunResult:
+    """One delimited file. Parts are cut only between records of different keys, and each part
+    records a checkpoint (rows, last key, parts), so a later run can continue after it."""
+    uploader = _uploader(upload, monitor, resumed_parts)
+    flush_chars = _flush_chars()
+    writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter, flush_chars=flush_chars)
+    columns = export_type.columns(ctx)
+    if not resumed_parts:
+        writer.write_header(header_row(columns))
+    values = [column.value for column in columns]
+    rows, last_key = monitor.rows, ctx.resume_after
+    check_at = rows + CHECK_EVERY_ROWS
+    for record in export_type.records(ctx):
+        key = record.key
+        if key != last_key and writer.pending_chars >= flush_chars:
+            monitor.rows, monitor.last_key = rows, last_key
+            writer.flush()
+        writer.write_row([value(record) for value in values])
+        rows += 1
+        last_key = key
+        if rows >= check_at:
+            monitor.rows = rows
+            monitor.check()
+            check_at = rows + CHECK_EVERY_ROWS
+    monitor.rows, monitor.last_key = rows, last_key
+    writer.close()
+    parts = uploader.close()
+    monitor.check(force=True)
+    upload.complete(parts)
+    return RunResult(rows=rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
+
+
+def _stream_rows(writer: DelimitedWriter, columns: Sequence[Column], records: Iterable, monitor: RunMonitor) -> None:
+    values = [column.value for column in columns]
+    flush_chars = _flush_chars()
+    check_at = monitor.rows + CHECK_EVERY_ROWS
+    for record in records:
+        writer.write_row([value(record) for value in values])
+        monitor.rows += 1
+        if writer.pending_chars >= flush_chars:
+            writer.flush()
+        if monitor.rows >= check_at:
+            monitor.check()
+            check_at = monitor.rows + CHECK_EVERY_ROWS
+
+
+def write_zip(
+    ctx: ExportContext, export_type: ExportType, upload: MultipartUpload, *, monitor: RunMonitor
+) -> RunResult:
+    """One ZIP, members written one after another straight into the multipart upload (zipfile
+    writes data descriptors on an unseekable stream, so nothing is staged on disk)."""
+    uploader = _uploader(upload, monitor)
+    with zipfile.ZipFile(uploader, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for output in export_type.files(ctx):
+            with archive.open(output.name, mode="w", force_zip64=True) as member:
+                writer = DelimitedWriter(member, delimiter=export_type.file_format.delimiter)
+                writer.write_header(header_row(output.columns))
+                _stream_rows(writer, output.columns, output.records, monitor)
+                writer.close()
+    parts = uploader.close()
+    monitor.check(force=True)
+    upload.complete(parts)
+    return RunResult(rows=monitor.rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
+
+
+def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMonitor) -> RunResult:
+    """Several objects, one per file; the sha256 covers all files' bytes in order. On any error
+    the open upload is aborted and the finished objects are deleted, so nothing is left."""
+    finished: list[str] = []
+    upload: MultipartUpload | None = None
+    digest = hashlib.sha256()
+    total_bytes = 0
+    try:
+        for output in export_type.files(ctx):
+            upload = storage.multipart_upload(
+                export_type.storage_alias, key=output.name, content_type=export_type.content_type, acl=export_type.acl
+            )
+            upload.start()
+            states.record_checkpoint(
+                monitor.export_id, checkpoint={"keys": finished, "open": [upload.key, upload.upload_id]}
+            )
+            uploader = _uploader(upload, monitor)
+            uploader.write = _hashing_write(uploader.write, digest)
+            writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)
+            writer.write_header(header_row(output.columns))
+            _stream_rows(writer, output.columns, output.records, monitor)
+            writer.close()
+            upload.complete(uploader.close())
+            total_bytes += uploader.bytes_written
+            finished.append(upload.key)
+            upload = None
+        monitor.check(force=True)
+    except BaseException:
+        if upload is not None:
+            upload.abort()
+        for key in finished:
+            storage.object_delete(export_type.storage_alias, key)
+        raise
+    return RunResult(rows=monitor.rows, bytes=total_bytes, sha256=digest.hexdigest(), keys=finished)
+
+
+def _hashing_write(write, digest):
+    def hashing_write(data: bytes) -> int:
+        digest.update(data)
+        return write(data)
+
+    return hashing_write
