@@ -35,3 +35,11 @@ def _declare_actor(export_type: ExportType) -> dramatiq.Actor:
 
 
 EXPORT_ACTORS: dict[str, dramatiq.Actor] = {key: _declare_actor(t) for key, t in EXPORT_TYPES.items()}
+
+
+@dramatiq.actor(actor_name="exports_maintenance", queue_name="exports.maintenance", max_retries=0, time_limit=600_000)
+def exports_maintenance() -> None:
+    """Reconcile jobs with reality and apply retention (sent by the MaintenanceTicker)."""
+    from exports.services.maintenance import export_maintenance
+
+    export_maintenance()

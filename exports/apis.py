@@ -10,16 +10,18 @@ from rest_framework.views import APIView
 
 from campaigns.selectors import campaign_get_visible
 from exports import selectors, storage
-from exports.errors import BadRequest, ExportNotFound, NotFound, error_body
+from exports.errors import BadRequest, ExportNotFound, InvalidExportType, NotFound, error_body
 from exports.health import health_report
-from exports.permissions import CanRequestExports
+from exports.permissions import CanDeleteForCcpa, CanRequestExports, user_can
 from exports.serializers import ExportListQuerySerializer, ExportSerializer
 from exports.services import export_request
-from exports.types import EXPORT_TYPES
+from exports.services.ccpa import ccpa_delete_user_exports
+from exports.types import EXPORT_TYPES, export_type_get
 
 
-def _base_url(request) -> str:
-    return request.build_absolute_uri("/")
+def _context(request) -> dict:
+    """Serializer context: where links point and whether this user may have them."""
+    return {"base_url": request.build_absolute_uri("/"), "can_download": user_can(request.user, "download")}
 
 
 def _parse_list_query(query) -> dict:
@@ -42,11 +44,13 @@ class CampaignExportsApi(APIView):
             user=request.user,
             correlation_id=getattr(request, "correlation_id", ""),
         )
-        body = ExportSerializer(export, context={"base_url": _base_url(request)}).data
+        body = ExportSerializer(export, context=_context(request)).data
         return Response(body, status=201 if created else 200)
 
     def get(self, request, campaign_id: str):
         query = _parse_list_query(request.query_params)
+        if query.get("exportType") and export_type_get(query["exportType"]) is None:
+            raise InvalidExportType(query["exportType"])
         campaign = campaign_get_visible(campaign_id=campaign_id, user=request.user)
         if campaign is None:
             raise NotFound("Campaign not found.", f"Campaign {campaign_id} not found.")
@@ -57,7 +61,7 @@ class CampaignExportsApi(APIView):
             limit=query["limit"],
             offset=query["offset"],
         )
-        return Response(ExportSerializer(exports, many=True, context={"base_url": _base_url(request)}).data)
+        return Response(ExportSerializer(exports, many=True, context=_context(request)).data)
 
 
 class CampaignExportDetailApi(APIView):
@@ -67,7 +71,14 @@ class CampaignExportDetailApi(APIView):
         export = selectors.export_get(user=request.user, campaign_id=campaign_id, export_id=export_id)
         if export is None:
             raise ExportNotFound(export_id)
-        return Response(ExportSerializer(export, context={"base_url": _base_url(request)}).data)
+        return Response(ExportSerializer(export, context=_context(request)).data)
+
+
+class CcpaUserExportsApi(APIView):
+    permission_classes = [IsAuthenticated, CanDeleteForCcpa]
+
+    def delete(self, request, user_id: str):
+        return Response(ccpa_delete_user_exports(user_id=user_id, actor=request.user))
 
 
 class ExportTypesApi(APIView):
@@ -89,7 +100,7 @@ def download(request, token: str):
         alias, key, filename = storage.download_token_read(token)
     except signing.SignatureExpired:
         return JsonResponse(
-            error_body(410, "Download link expired.", "Request the export again for a fresh link."), status=410
+            error_body(410, "Download link expired.", "Read the export again (GET) for a fresh link."), status=410
         )
     except (signing.BadSignature, KeyError, ValueError):
         return JsonResponse(error_body(404, "Download not found.", "The download link is invalid."), status=404)

@@ -3,13 +3,15 @@
 Formula-injection guard (documented in docs/export-types.md): a *text* cell whose first
 character is `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so spreadsheet
 programs show it as text instead of evaluating it. Exceptions: a cell that is a plain number
-(`-73.98`, `+15551234567`) is left alone, because spreadsheets read it as a number anyway and
-partners need phone numbers intact. Columns we format ourselves (ids, dates, booleans, numbers)
+(`-73.98`, `+15551234567`) is left alone, because spreadsheets read it as a number anyway, so
+E.164 phone numbers stay intact; a formatted one such as `+1 (555) 010-9999` is guarded, since
+a spreadsheet would evaluate it. Columns we format ourselves (ids, dates, booleans, numbers)
 are never guarded.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,11 +19,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def guard_formula(text: str) -> str:
-    if text and text[0] in _FORMULA_TRIGGERS and not _PLAIN_NUMBER.match(text):
+    if text and text[0] in _FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 
@@ -54,17 +56,28 @@ def format_text(value: Any) -> str:
     return guard_formula(str(value))
 
 
-def format_answer(value: Any) -> str:
-    """A registration answer: booleans as true/false, lists joined by commas, else text."""
+def _answer_text(value: Any) -> str:
     if value is None:
-        return "false"
+        return ""
     if isinstance(value, bool):
         return format_bool(value)
     if isinstance(value, int | float):
         return format_number(value)
     if isinstance(value, list):
-        return guard_formula(",".join(format_answer(item) for item in value))
-    return guard_formula(str(value))
+        return ",".join(_answer_text(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def format_answer(value: Any) -> str:
+    """A registration answer: booleans as true/false, lists joined by commas, objects as JSON,
+    missing as `false` (orig); the formula guard applies to the whole cell."""
+    if value is None:
+        return "false"
+    if isinstance(value, bool | int | float):
+        return _answer_text(value)
+    return guard_formula(_answer_text(value))
 
 
 def format_select_show(event_date: date | None, city: str, state: str) -> str:

@@ -98,6 +98,16 @@ def _drf_detail_text(detail: object) -> str:
     return str(detail)
 
 
+_GENERIC_MESSAGES = {
+    400: "Invalid request.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    406: "Not acceptable.",
+    415: "Unsupported media type.",
+    429: "Too many requests.",
+}
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: every API error leaves in the orig error shape."""
     if isinstance(exc, ApiError):
@@ -105,19 +115,18 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Http404):
         return Response(error_body(404, "Not found.", str(exc)), status=404)
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
-        status = 401
-        response = Response(error_body(status, "Authentication required.", _drf_detail_text(exc.detail)), status=status)
-        auth_header = getattr(exc, "auth_header", None) or 'Bearer realm="api"'
-        response["WWW-Authenticate"] = auth_header
+        detail = exc.detail.get("detail", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+        response = Response(error_body(401, "Authentication required.", _drf_detail_text(detail)), status=401)
+        response["WWW-Authenticate"] = getattr(exc, "auth_header", None) or 'Bearer realm="api"'
         return response
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return Response(error_body(403, "Invalid user permissions.", _drf_detail_text(exc.detail)), status=403)
     if isinstance(exc, drf_exceptions.ParseError):
         return Response(error_body(400, "Malformed request body.", _drf_detail_text(exc.detail)), status=400)
     if isinstance(exc, drf_exceptions.APIException):
-        response = Response(
-            error_body(exc.status_code, _drf_detail_text(exc.detail), exc.default_code), status=exc.status_code
-        )
+        status = exc.status_code
+        message = _GENERIC_MESSAGES.get(status, "Request failed.")
+        response = Response(error_body(status, message, _drf_detail_text(exc.detail)), status=status)
         if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
             response["Retry-After"] = str(int(exc.wait))
         return response

@@ -56,6 +56,7 @@ class Export(models.Model):
     expired_at = models.DateTimeField(null=True, blank=True)
     expired_reason = models.CharField(max_length=12, choices=ExpiredReason.choices, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
 
     storage_alias = models.CharField(max_length=40, blank=True)
@@ -138,3 +139,14 @@ class ExportEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.export_ref} by {self.actor_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class PeriodicTask(models.Model):
+    """When each periodic maintenance task was last sent: a compare-and-set lease, so many
+    worker processes ticking at once still send each task once per interval."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    last_sent_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} (last sent {self.last_sent_at:%Y-%m-%d %H:%M:%S})"

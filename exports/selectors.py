@@ -59,3 +59,7 @@ def export_pending_ids() -> list[tuple[str, str]]:
         .order_by("created_at")
         .values_list("pk", "export_type")
     ]
+
+
+def exports_of_campaigns(*, campaign_ids: list[int]) -> QuerySet[Export]:
+    return Export.objects.filter(campaign_id__in=campaign_ids)

@@ -40,7 +40,8 @@ class ExportSerializer(serializers.BaseSerializer):
                 data["keys"] = list(export.storage_keys)
             else:
                 data["key"] = export.storage_key
-                data["path"] = export_download_url(export=export, base_url=self.context.get("base_url", ""))
+                if self.context.get("can_download", False):
+                    data["path"] = export_download_url(export=export, base_url=self.context.get("base_url", ""))
         elif export.status == "TRIGGERED":
             data["progress"] = {
                 "rowsWritten": export.rows_written,

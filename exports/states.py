@@ -3,6 +3,9 @@
 `UPDATE … WHERE id = ? AND status IN (…)` succeeds for exactly one caller, so two workers (or a
 worker and a staff member) can never both win a transition. No select_for_update is needed,
 which keeps this portable across SQLite, PostgreSQL and non-SQL backends.
+
+Worker-side updates also match the attempt number they claimed (`attempt=`): it fences off a
+worker that was presumed dead and replaced, so it can no longer move or touch the job.
 """
 
 from __future__ import annotations
@@ -10,16 +13,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from exports.models import ExpiredReason, Export, ExportStatus, FailureKind
 
 S = ExportStatus
+ExportId = uuid.UUID | str
 
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.TRIGGERED, S.CANCELLED, S.EXPIRED}),
-    S.TRIGGERED: frozenset({S.FINISHED, S.FAILED, S.CANCELLED, S.EXPIRED}),
+    # TRIGGERED → PENDING: a retry after a transient error or a dead worker (keeps the checkpoint).
+    S.TRIGGERED: frozenset({S.FINISHED, S.FAILED, S.CANCELLED, S.EXPIRED, S.PENDING}),
     S.FINISHED: frozenset({S.EXPIRED}),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
@@ -31,16 +37,24 @@ class IllegalTransition(ValueError):
     pass
 
 
-def _transition(export_id: uuid.UUID | str, *, from_statuses: tuple[str, ...], to: str, **fields) -> bool:
+def _job(export_id: ExportId, *, statuses: tuple[str, ...], attempt: int | None = None) -> QuerySet[Export]:
+    queryset = Export.objects.filter(pk=export_id, status__in=statuses)
+    return queryset if attempt is None else queryset.filter(attempts=attempt)
+
+
+def _transition(
+    export_id: ExportId, *, from_statuses: tuple[str, ...], to: str, attempt: int | None = None, **fields
+) -> bool:
     for old in from_statuses:
         if to not in ALLOWED_TRANSITIONS[old]:
             raise IllegalTransition(f"{old} → {to} is not a legal export transition")
-    updated = Export.objects.filter(pk=export_id, status__in=from_statuses).update(status=to, **fields)
-    return updated == 1
+    return _job(export_id, statuses=from_statuses, attempt=attempt).update(status=to, **fields) == 1
 
 
-def claim(export_id: uuid.UUID | str, *, time_limit: timedelta) -> bool:
-    """PENDING → TRIGGERED; False when someone else claimed it or it is no longer pending."""
+def claim(export_id: ExportId, *, time_limit: timedelta) -> bool:
+    """PENDING → TRIGGERED; False when someone else claimed it or it is no longer pending.
+
+    The deadline is fixed by the first claim and kept by retries: it bounds the whole job."""
     now = timezone.now()
     return _transition(
         export_id,
@@ -48,18 +62,34 @@ def claim(export_id: uuid.UUID | str, *, time_limit: timedelta) -> bool:
         to=S.TRIGGERED,
         triggered_at=now,
         heartbeat_at=now,
-        deadline_at=now + time_limit,
+        deadline_at=Coalesce(F("deadline_at"), Value(now + time_limit)),
         attempts=F("attempts") + 1,
-        rows_written=0,
-        bytes_written=0,
     )
 
 
+def requeue(export_id: ExportId, *, message: str, payload: str, kind: FailureKind, attempt: int | None) -> bool:
+    """TRIGGERED → PENDING for another attempt; the checkpoint stays so the next run resumes."""
+    return _transition(
+        export_id,
+        from_statuses=(S.TRIGGERED,),
+        to=S.PENDING,
+        attempt=attempt,
+        error_message=message,
+        error_payload=payload,
+        failure_kind=kind,
+        enqueued_at=None,
+    )
+
+
+def record_enqueued(export_id: ExportId, *, at: datetime | None = None) -> None:
+    Export.objects.filter(pk=export_id, status=S.PENDING).update(enqueued_at=at or timezone.now())
+
+
 def record_upload_started(
-    export_id: uuid.UUID | str, *, storage_alias: str, storage_key: str, upload_id: str, row_estimate: int
+    export_id: ExportId, *, attempt: int, storage_alias: str, storage_key: str, upload_id: str, row_estimate: int
 ) -> bool:
     return (
-        Export.objects.filter(pk=export_id, status=S.TRIGGERED).update(
+        _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(
             storage_alias=storage_alias,
             storage_key=storage_key,
             upload_id=upload_id,
@@ -70,22 +100,21 @@ def record_upload_started(
     )
 
 
-def record_progress(export_id: uuid.UUID | str, *, rows_written: int, bytes_written: int) -> bool:
-    """Heartbeat + progress; False means the job is no longer TRIGGERED (cancelled or expired)."""
+def record_progress(export_id: ExportId, *, attempt: int, rows_written: int, bytes_written: int) -> bool:
+    """Heartbeat + progress; False means the job is no longer this worker's (cancelled, expired
+    or handed to another attempt)."""
     return (
-        Export.objects.filter(pk=export_id, status=S.TRIGGERED).update(
-            rows_written=rows_written,
-            bytes_written=bytes_written,
-            heartbeat_at=timezone.now(),
+        _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(
+            rows_written=rows_written, bytes_written=bytes_written, heartbeat_at=timezone.now()
         )
         == 1
     )
 
 
-def record_checkpoint(export_id: uuid.UUID | str, *, checkpoint: dict) -> bool:
-    """Save the resume point after an uploaded part; False when the job is no longer TRIGGERED."""
+def record_checkpoint(export_id: ExportId, *, attempt: int, checkpoint: dict) -> bool:
+    """Save the resume point after an uploaded part; False when the job is no longer this worker's."""
     return (
-        Export.objects.filter(pk=export_id, status=S.TRIGGERED).update(
+        _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(
             checkpoint=checkpoint, heartbeat_at=timezone.now()
         )
         == 1
@@ -93,8 +122,9 @@ def record_checkpoint(export_id: uuid.UUID | str, *, checkpoint: dict) -> bool:
 
 
 def finish(
-    export_id: uuid.UUID | str,
+    export_id: ExportId,
     *,
+    attempt: int | None,
     row_count: int,
     bytes_written: int,
     sha256: str,
@@ -105,6 +135,7 @@ def finish(
         export_id,
         from_statuses=(S.TRIGGERED,),
         to=S.FINISHED,
+        attempt=attempt,
         finished_at=timezone.now(),
         row_count=row_count,
         rows_written=row_count,
@@ -120,11 +151,12 @@ def finish(
     )
 
 
-def fail(export_id: uuid.UUID | str, *, message: str, payload: str, kind: FailureKind) -> bool:
+def fail(export_id: ExportId, *, message: str, payload: str, kind: FailureKind, attempt: int | None = None) -> bool:
     return _transition(
         export_id,
         from_statuses=(S.TRIGGERED,),
         to=S.FAILED,
+        attempt=attempt,
         failed_at=timezone.now(),
         error_message=message,
         error_payload=payload,
@@ -136,19 +168,31 @@ def fail(export_id: uuid.UUID | str, *, message: str, payload: str, kind: Failur
     )
 
 
-def cancel(export_id: uuid.UUID | str) -> bool:
+def cancel(export_id: ExportId) -> bool:
     return _transition(export_id, from_statuses=(S.PENDING, S.TRIGGERED), to=S.CANCELLED, cancelled_at=timezone.now())
 
 
 def expire(
-    export_id: uuid.UUID | str, *, reason: ExpiredReason, from_statuses: tuple[str, ...], message: str = ""
+    export_id: ExportId,
+    *,
+    reason: ExpiredReason,
+    from_statuses: tuple[str, ...],
+    message: str = "",
+    attempt: int | None = None,
 ) -> bool:
     fields: dict = {"expired_at": timezone.now(), "expired_reason": reason}
     if message:
         fields["error_message"] = message
-    return _transition(export_id, from_statuses=from_statuses, to=S.EXPIRED, **fields)
+    return _transition(export_id, from_statuses=from_statuses, to=S.EXPIRED, attempt=attempt, **fields)
 
 
-def clear_upload(export_id: uuid.UUID | str) -> None:
+def clear_upload(export_id: ExportId) -> None:
     """Forget the storage location once its partial upload has been aborted."""
-    Export.objects.filter(pk=export_id).exclude(status=S.FINISHED).update(upload_id="", storage_key="", storage_keys=[])
+    Export.objects.filter(pk=export_id).exclude(status__in=(S.FINISHED, S.PENDING, S.TRIGGERED)).update(
+        upload_id="", storage_key="", storage_keys=[], checkpoint={}
+    )
+
+
+def clear_upload_of_active(export_id: ExportId, *, attempt: int) -> None:
+    """A fresh start after a checkpoint that cannot be resumed."""
+    _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(upload_id="", storage_key="", checkpoint={})

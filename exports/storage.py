@@ -7,11 +7,14 @@ complete | abort, so callers can checkpoint, resume and parallelise on them. No 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core import signing
@@ -19,6 +22,8 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.urls import reverse
 
 DOWNLOAD_SALT = "exports.download"
+UPLOADS_DIR = ".uploads"
+KEY_FILE = "key"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class MultipartUpload(ABC):
     def abort(self) -> None:
         """Discard every uploaded part; safe to call twice or after a crash."""
 
+    @abstractmethod
+    def is_open(self) -> bool:
+        """True while the upload can still take parts (not completed, not aborted)."""
+
 
 def _is_s3(storage: Storage) -> bool:
     return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
@@ -67,9 +76,12 @@ class S3MultipartUpload(MultipartUpload):
         self._acl = acl
 
     def start(self) -> str:
-        response = self._client.create_multipart_upload(
-            Bucket=self._bucket, Key=self.key, ContentType=self._content_type, ACL=self._acl
-        )
+        options = {"ContentType": self._content_type}
+        if self._acl and self._acl != "private":
+            # "private" is S3's default; sending it explicitly fails on buckets with ACLs disabled
+            # (the AWS default since 2023) and needs s3:PutObjectAcl, so it is only implied.
+            options["ACL"] = self._acl
+        response = self._client.create_multipart_upload(Bucket=self._bucket, Key=self.key, **options)
         self.upload_id = response["UploadId"]
         return self.upload_id
 
@@ -95,6 +107,15 @@ class S3MultipartUpload(MultipartUpload):
         except self._client.exceptions.NoSuchUpload:
             pass
 
+    def is_open(self) -> bool:
+        if not self.upload_id:
+            return False
+        try:
+            self._client.list_parts(Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, MaxParts=1)
+        except self._client.exceptions.NoSuchUpload:
+            return False
+        return True
+
 
 class FilesystemMultipartUpload(MultipartUpload):
     """Parts are files under `<location>/.uploads/<upload id>/`, joined into the target on complete."""
@@ -105,11 +126,12 @@ class FilesystemMultipartUpload(MultipartUpload):
 
     @property
     def _parts_dir(self) -> Path:
-        return Path(self._storage.location) / ".uploads" / self.upload_id
+        return Path(self._storage.location) / UPLOADS_DIR / self.upload_id
 
     def start(self) -> str:
         self.upload_id = uuid.uuid4().hex
         self._parts_dir.mkdir(parents=True, exist_ok=False)
+        (self._parts_dir / KEY_FILE).write_text(self.key, encoding="utf-8")
         return self.upload_id
 
     def write_part(self, number: int, data: bytes) -> UploadedPart:
@@ -129,6 +151,9 @@ class FilesystemMultipartUpload(MultipartUpload):
                     shutil.copyfileobj(source, out, 1024 * 1024)
         os.replace(assembling, target)
         shutil.rmtree(self._parts_dir, ignore_errors=True)
+
+    def is_open(self) -> bool:
+        return bool(self.upload_id) and self._parts_dir.is_dir()
 
     def abort(self) -> None:
         if not self.upload_id:
@@ -159,6 +184,51 @@ def object_delete(alias: str, key: str) -> None:
 
 def object_open(alias: str, key: str):
     return storages[alias].open(key, "rb")
+
+
+def list_objects(alias: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every stored object, multipart parts excluded."""
+    backend = storages[alias]
+    if _is_s3(backend):
+        paginator = _s3_client(backend).get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=backend.bucket_name):
+            for item in page.get("Contents", []):
+                yield item["Key"], item["LastModified"]
+        return
+    root = Path(backend.location)
+    if not root.exists():
+        return
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if path.is_file() and relative.parts[0] != UPLOADS_DIR and not path.name.endswith(".tmp"):
+            yield relative.as_posix(), datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def list_uploads(alias: str) -> Iterator[tuple[str, str, datetime]]:
+    """(key, upload id, started) of every multipart upload still open."""
+    backend = storages[alias]
+    if _is_s3(backend):
+        paginator = _s3_client(backend).get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=backend.bucket_name):
+            for item in page.get("Uploads", []):
+                yield item["Key"], item["UploadId"], item["Initiated"]
+        return
+    uploads = Path(backend.location) / UPLOADS_DIR
+    if not uploads.exists():
+        return
+    for parts_dir in uploads.iterdir():
+        key_file = parts_dir / KEY_FILE
+        key = key_file.read_text(encoding="utf-8") if key_file.exists() else ""
+        yield key, parts_dir.name, datetime.fromtimestamp(parts_dir.stat().st_mtime, UTC)
+
+
+def object_sha256(alias: str, key: str) -> str:
+    """Hash a stored object by streaming it back (used after a resumed upload)."""
+    digest = hashlib.sha256()
+    with storages[alias].open(key, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def download_url(alias: str, key: str, *, filename: str, ttl_seconds: int, base_url: str = "") -> str:

@@ -11,6 +11,7 @@ urlpatterns = [
         apis.CampaignExportDetailApi.as_view(),
         name="campaign-export-detail",
     ),
+    path("ccpa/users/<str:user_id>", apis.CcpaUserExportsApi.as_view(), name="ccpa-user-exports"),
     path("export-types", apis.ExportTypesApi.as_view(), name="export-types"),
     path("downloads/<str:token>", apis.download, name="download"),
 ]

@@ -18,6 +18,21 @@ class ExportSettings:
     inprocess_worker: bool
     inprocess_worker_threads: int
     broker_url: str
+    max_attempts: int
+    retry_backoff_seconds: int
+    stale_after_seconds: int
+    reenqueue_after_seconds: int
+    maintenance_interval_seconds: int
+    retention_days: int
+    retention_days_by_type: dict[str, int]
+    orphan_min_age_seconds: int
+
+    def retention_days_for(self, export_type: str) -> int:
+        return self.retention_days_by_type.get(export_type, self.retention_days)
+
+    def retry_delay_seconds(self, attempts: int) -> int:
+        """Exponential backoff after `attempts` tries, capped at ten minutes."""
+        return min(600, self.retry_backoff_seconds * 2 ** max(0, attempts - 1))
 
 
 def export_settings() -> ExportSettings:
@@ -32,4 +47,12 @@ def export_settings() -> ExportSettings:
         inprocess_worker=settings.EXPORTS_INPROCESS_WORKER,
         inprocess_worker_threads=settings.EXPORTS_INPROCESS_WORKER_THREADS,
         broker_url=settings.DRAMATIQ_BROKER_URL,
+        max_attempts=settings.EXPORTS_MAX_ATTEMPTS,
+        retry_backoff_seconds=settings.EXPORTS_RETRY_BACKOFF_SECONDS,
+        stale_after_seconds=settings.EXPORTS_STALE_AFTER_SECONDS,
+        reenqueue_after_seconds=settings.EXPORTS_REENQUEUE_AFTER_SECONDS,
+        maintenance_interval_seconds=settings.EXPORTS_MAINTENANCE_INTERVAL_SECONDS,
+        retention_days=settings.EXPORTS_RETENTION_DAYS,
+        retention_days_by_type=settings.EXPORTS_RETENTION_DAYS_BY_TYPE,
+        orphan_min_age_seconds=settings.EXPORTS_ORPHAN_MIN_AGE_SECONDS,
     )

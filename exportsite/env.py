@@ -59,6 +59,20 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_map(name: str) -> dict[str, int]:
+    """`key=1,other=2` → {"key": 1, "other": 2}."""
+    result: dict[str, int] = {}
+    for item in env_list(name):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ImproperlyConfigured(f"Environment variable {name} must look like 'key=number,...', got {item!r}.")
+        try:
+            result[key.strip()] = int(raw)
+        except ValueError:
+            raise ImproperlyConfigured(f"Environment variable {name}: {key.strip()!r} needs a whole number.") from None
+    return result
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default)
     if value not in choices:

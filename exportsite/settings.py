@@ -17,6 +17,7 @@ from exportsite.env import (
     env_bool,
     env_choice,
     env_int,
+    env_int_map,
     env_list,
     env_str,
 )
@@ -143,6 +144,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "exports.worker_middleware.EnqueuePendingOnWorkerBoot",
+        "exports.worker_middleware.MaintenanceTicker",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -199,6 +201,15 @@ EXPORTS_DOWNLOAD_URL_TTL_SECONDS = env_int("EXPORTS_DOWNLOAD_URL_TTL_SECONDS", 9
 EXPORTS_DEFAULT_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600, minimum=5)
 EXPORTS_PROGRESS_INTERVAL_SECONDS = env_int("EXPORTS_PROGRESS_INTERVAL_SECONDS", 2, minimum=1)
 EXPORTS_PUBLIC_BASE_URL = env_str("EXPORTS_PUBLIC_BASE_URL", "")
+# Reliability: retries, stuck-job detection, periodic maintenance, retention.
+EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+EXPORTS_RETRY_BACKOFF_SECONDS = env_int("EXPORTS_RETRY_BACKOFF_SECONDS", 10, minimum=0)
+EXPORTS_STALE_AFTER_SECONDS = env_int("EXPORTS_STALE_AFTER_SECONDS", 120, minimum=2)
+EXPORTS_REENQUEUE_AFTER_SECONDS = env_int("EXPORTS_REENQUEUE_AFTER_SECONDS", 60, minimum=1)
+EXPORTS_MAINTENANCE_INTERVAL_SECONDS = env_int("EXPORTS_MAINTENANCE_INTERVAL_SECONDS", 30, minimum=1)
+EXPORTS_RETENTION_DAYS = env_int("EXPORTS_RETENTION_DAYS", 30, minimum=1)
+EXPORTS_RETENTION_DAYS_BY_TYPE = env_int_map("EXPORTS_RETENTION_DAYS_BY_TYPE")
+EXPORTS_ORPHAN_MIN_AGE_SECONDS = env_int("EXPORTS_ORPHAN_MIN_AGE_SECONDS", 3600, minimum=0)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

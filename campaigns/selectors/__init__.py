@@ -1,6 +1,14 @@
 """Reads of campaign data, one module per area; big reads are keyset-paged iterators."""
 
 from campaigns.selectors.access import campaign_get_visible, campaigns_visible_to
+from campaigns.selectors.codes import (
+    CODE_ROW_FIELDS,
+    code_condition_assigned,
+    code_condition_wave,
+    code_count,
+    code_max_id,
+    code_pages,
+)
 from campaigns.selectors.entries import (
     ENTRY_ROW_FIELDS,
     additional_market_count,
@@ -9,6 +17,16 @@ from campaigns.selectors.entries import (
     entry_count,
     entry_max_id,
     entry_pages,
+)
+from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan
+from campaigns.selectors.scoring import (
+    ENTRY_SCORING_FIELDS,
+    SCORING_ROW_FIELDS,
+    scoring_condition_has_entry,
+    scoring_condition_waitlist,
+    scoring_count,
+    scoring_max_id,
+    scoring_pages,
 )
 
 __all__ = [
@@ -21,4 +39,19 @@ __all__ = [
     "entry_count",
     "entry_max_id",
     "entry_pages",
+    "CODE_ROW_FIELDS",
+    "code_condition_assigned",
+    "code_condition_wave",
+    "code_count",
+    "code_max_id",
+    "code_pages",
+    "FAN_ENTRY_FIELDS",
+    "entries_by_fan",
+    "ENTRY_SCORING_FIELDS",
+    "SCORING_ROW_FIELDS",
+    "scoring_condition_has_entry",
+    "scoring_condition_waitlist",
+    "scoring_count",
+    "scoring_max_id",
+    "scoring_pages",
 ]

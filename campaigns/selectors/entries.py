@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 
 from campaigns.models import Entry, Market
 
@@ -52,7 +52,10 @@ def entry_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) 
 
 def additional_market_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) -> int:
     through = Entry.additional_markets.through
-    queryset = through.objects.filter(entry__campaign_id=campaign_id, entry_id__lte=upper_id)
+    # An entry's own primary market listed again as "additional" gives no extra row.
+    queryset = through.objects.filter(entry__campaign_id=campaign_id, entry_id__lte=upper_id).exclude(
+        market_id=F("entry__market_id")
+    )
     if condition is not None:
         queryset = queryset.filter(**{"entry__in": Entry.objects.filter(condition).values("id")})
     return queryset.count()

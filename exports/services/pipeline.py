@@ -47,8 +47,9 @@ class RunMonitor:
     """Heartbeat, progress and checkpoints; notices cancellation (the CAS update matches no
     row because the job left TRIGGERED) and the deadline."""
 
-    def __init__(self, *, export_id, deadline: datetime | None, rows: int = 0, checkpoints: bool = False):
+    def __init__(self, *, export_id, attempt: int, deadline: datetime | None, rows: int = 0, checkpoints: bool = False):
         self.export_id = export_id
+        self.attempt = attempt
         self.deadline = deadline
         self.rows = rows
         self.last_key: Any = None
@@ -66,7 +67,9 @@ class RunMonitor:
         if self.deadline is not None and timezone.now() > self.deadline:
             raise ExportDeadlineExceeded()
         written = self.uploader.bytes_written if self.uploader else 0
-        if not states.record_progress(self.export_id, rows_written=self.rows, bytes_written=written):
+        if not states.record_progress(
+            self.export_id, attempt=self.attempt, rows_written=self.rows, bytes_written=written
+        ):
             raise ExportStopped()
 
     def on_part(self, part: UploadedPart) -> None:
@@ -79,7 +82,7 @@ class RunMonitor:
                 "bytes": self.uploader.bytes_written,
                 "last_key": self.last_key,
             }
-            if not states.record_checkpoint(self.export_id, checkpoint=checkpoint):
+            if not states.record_checkpoint(self.export_id, attempt=self.attempt, checkpoint=checkpoint):
                 raise ExportStopped()
         self.check(force=True)
 
@@ -175,9 +178,12 @@ def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMoni
                 export_type.storage_alias, key=output.name, content_type=export_type.content_type, acl=export_type.acl
             )
             upload.start()
-            states.record_checkpoint(
-                monitor.export_id, checkpoint={"keys": finished, "open": [upload.key, upload.upload_id]}
-            )
+            if not states.record_checkpoint(
+                monitor.export_id,
+                attempt=monitor.attempt,
+                checkpoint={"keys": finished, "open": [upload.key, upload.upload_id]},
+            ):
+                raise ExportStopped()
             uploader = _uploader(upload, monitor)
             uploader.write = _hashing_write(uploader.write, digest)
             writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import timedelta
 
 import dramatiq
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from campaigns.selectors import campaign_get_visible
-from exports import selectors
+from exports import selectors, states
 from exports.errors import CampaignNotFound, InvalidExportType
 from exports.models import Export
 from exports.types import EXPORT_TYPES, export_type_get
@@ -69,15 +71,19 @@ def export_request(*, campaign_id: object, body: dict, user, correlation_id: str
     raise RuntimeError("could not create or find the active export after several attempts")
 
 
-def export_enqueue(*, export_id: str, export_type: str) -> bool:
+def export_enqueue(*, export_id: str, export_type: str, delay_seconds: int = 0) -> bool:
     """Send the job to its type's actor. A failure is logged, not raised: the job stays PENDING
-    in the database, which is the source of truth, and is re-enqueued when a worker starts."""
+    in the database, which is the source of truth, and the reconciler sends it again."""
     try:
         actor = dramatiq.get_broker().get_actor(EXPORT_TYPES[export_type].actor_name)
-        actor.send(export_id)
+        if delay_seconds:
+            actor.send_with_options(args=(export_id,), delay=delay_seconds * 1000)
+        else:
+            actor.send(export_id)
     except Exception:
         logger.exception("export enqueue failed; job stays PENDING", extra={"export_id": export_id})
         return False
+    states.record_enqueued(export_id, at=timezone.now() + timedelta(seconds=delay_seconds))
     return True
 
 

@@ -1,12 +1,15 @@
 """Running one claimed export: rows → columns → writer → multipart upload → FINISHED.
 
-Every exit path leaves storage clean: a failed, cancelled or timed-out run aborts its upload,
-so no partial object is ever visible, and the job says why it ended.
+Every exit path leaves storage clean or resumable: a failed, cancelled or timed-out run aborts
+its upload, so no partial object is ever visible; a transient error (database, S3, broker)
+keeps a single-file upload and its checkpoint and sends the job back to PENDING with backoff,
+and the next attempt continues after the last uploaded part.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
@@ -15,6 +18,9 @@ from exports import states, storage
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
 from exports.models import ExpiredReason, Export, FailureKind
 from exports.services import pipeline
+from exports.services.failures import is_transient
+from exports.services.requesting import export_enqueue
+from exports.storage import UploadedPart
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportContext, ExportType
 from exportsite.conf import export_settings
@@ -48,79 +54,146 @@ def export_run(*, export_id: str) -> str:
         correlation_id_var.reset(token)
 
 
+@dataclass
+class _Resume:
+    """Where a previous attempt of a single-file export stopped."""
+
+    upload: storage.MultipartUpload
+    parts: list[UploadedPart]
+    rows: int
+    last_key: object
+
+
+class _Attempt:
+    """One attempt's handle on its job: the claimed attempt number fences every update."""
+
+    def __init__(self, export: Export, export_type: ExportType):
+        self.export = export
+        self.export_type = export_type
+        self.number = export.attempts
+        self.upload: storage.MultipartUpload | None = None
+        self.log = {"export_id": str(export.pk), "campaign_id": export.campaign_id, "export_type": export_type.key}
+
+
 def _run_claimed(export: Export, export_type: ExportType) -> str:
-    log_extra = {"export_id": str(export.pk), "campaign_id": export.campaign_id, "export_type": export_type.key}
-    logger.info("export started", extra={**log_extra, "attempt": export.attempts})
-    campaign = export.campaign
-    snapshot = export_type.snapshot(campaign)
+    attempt = _Attempt(export, export_type)
+    resume = _resume_point(attempt)
+    logger.info("export started", extra={**attempt.log, "attempt": attempt.number, "resumed": resume is not None})
+    snapshot = export.snapshot if resume and export.snapshot else export_type.snapshot(export.campaign)
     Export.objects.filter(pk=export.pk).update(snapshot=snapshot)
     ctx = ExportContext(
         export_id=str(export.pk),
-        campaign=campaign,
+        campaign=export.campaign,
         parameters=export.parameters,
         snapshot=snapshot,
         page_size=export_settings().page_size,
         started_at=export.triggered_at or timezone.now(),
+        resume_after=resume.last_key if resume else None,
     )
     try:
         export_type.prepare(ctx)
-        result = _write_output(ctx, export, export_type, log_extra)
-    except BaseException as exc:  # noqa: BLE001 - the upload is aborted already; record why we stopped
-        outcome = _record_unsuccessful_end(export, exc, log_extra)
+        result = _write_output(ctx, attempt, resume)
+    except BaseException as exc:  # noqa: BLE001 - every way out is recorded on the job
+        outcome = _end_unsuccessfully(attempt, exc)
         if not isinstance(exc, Exception) and not _is_worker_time_limit(exc):
             raise
         return outcome
+    return _finish(attempt, result)
 
+
+def _resume_point(attempt: _Attempt) -> _Resume | None:
+    """The previous attempt's upload and checkpoint, if this run can continue it; otherwise any
+    leftover upload is aborted and the run starts over."""
+    export, checkpoint = attempt.export, attempt.export.checkpoint or {}
+    if not export.upload_id:
+        return None
+    upload = storage.multipart_upload(
+        export.storage_alias or attempt.export_type.storage_alias,
+        key=export.storage_key,
+        content_type=attempt.export_type.content_type,
+        acl=attempt.export_type.acl,
+        upload_id=export.upload_id,
+    )
+    usable = (
+        attempt.export_type.output == "single"
+        and checkpoint.get("upload_id") == export.upload_id
+        and checkpoint.get("parts")
+        and upload.is_open()
+    )
+    if not usable:
+        _abort_quietly(upload, attempt.log)
+        states.clear_upload_of_active(export.pk, attempt=attempt.number)
+        return None
+    parts = [UploadedPart(number=n, etag=etag, size=size) for n, etag, size in checkpoint["parts"]]
+    logger.info("export resumes", extra={**attempt.log, "next_part": len(parts) + 1, "rows": checkpoint["rows"]})
+    return _Resume(upload=upload, parts=parts, rows=checkpoint["rows"], last_key=checkpoint["last_key"])
+
+
+def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None) -> pipeline.RunResult:
+    """Start (or continue) the upload(s) for the type's output shape and stream into them."""
+    export, export_type = attempt.export, attempt.export_type
+    estimate = export_type.estimate(ctx) + (resume.rows if resume else 0)
+    monitor = pipeline.RunMonitor(
+        export_id=export.pk,
+        attempt=attempt.number,
+        deadline=export.deadline_at,
+        rows=resume.rows if resume else 0,
+        checkpoints=export_type.output == "single",
+    )
+    if export_type.output == "multi":
+        _record_upload_started(attempt, key="", upload_id="", estimate=estimate)
+        return pipeline.write_multi(ctx, export_type, monitor=monitor)
+    if resume:
+        attempt.upload = resume.upload
+    else:
+        key = export_type.storage_key(campaign=ctx.campaign, export_id=str(export.pk), created_at=export.created_at)
+        attempt.upload = storage.multipart_upload(
+            export_type.storage_alias, key=key, content_type=export_type.content_type, acl=export_type.acl
+        )
+        attempt.upload.start()
+    _record_upload_started(attempt, key=attempt.upload.key, upload_id=attempt.upload.upload_id, estimate=estimate)
+    if export_type.output == "zip":
+        return pipeline.write_zip(ctx, export_type, attempt.upload, monitor=monitor)
+    result = pipeline.write_single(
+        ctx, export_type, attempt.upload, monitor=monitor, resumed_parts=resume.parts if resume else None
+    )
+    if resume:
+        # The uploader hashed only this attempt's bytes; hash the finished object once instead.
+        result.sha256 = storage.object_sha256(export_type.storage_alias, attempt.upload.key)
+    return result
+
+
+def _record_upload_started(attempt: _Attempt, *, key: str, upload_id: str, estimate: int) -> None:
+    if not states.record_upload_started(
+        attempt.export.pk,
+        attempt=attempt.number,
+        storage_alias=attempt.export_type.storage_alias,
+        storage_key=key,
+        upload_id=upload_id,
+        row_estimate=estimate,
+    ):
+        raise ExportStopped()
+
+
+def _finish(attempt: _Attempt, result: pipeline.RunResult) -> str:
+    conf = export_settings()
+    expires_at = timezone.now() + timedelta(days=conf.retention_days_for(attempt.export_type.key))
     if not states.finish(
-        export.pk,
+        attempt.export.pk,
+        attempt=attempt.number,
         row_count=result.rows,
         bytes_written=result.bytes,
         sha256=result.sha256,
         storage_keys=result.keys,
-        file_expires_at=None,
+        file_expires_at=expires_at,
     ):
         # Cancelled or expired between the upload's completion and now: the file must not outlive it.
         for key in result.keys:
-            storage.object_delete(export_type.storage_alias, key)
-        logger.info("export ended elsewhere after upload; file removed", extra=log_extra)
+            storage.object_delete(attempt.export_type.storage_alias, key)
+        logger.info("export ended elsewhere after upload; file removed", extra=attempt.log)
         return "stopped"
-    logger.info("export finished", extra={**log_extra, "rows": result.rows, "bytes": result.bytes})
+    logger.info("export finished", extra={**attempt.log, "rows": result.rows, "bytes": result.bytes})
     return "finished"
-
-
-def _write_output(ctx: ExportContext, export: Export, export_type: ExportType, log_extra: dict) -> pipeline.RunResult:
-    """Start the upload(s) for the type's output shape and stream into them; on any error the
-    upload is aborted before the error propagates, so no partial object survives."""
-    estimate = export_type.estimate(ctx)
-    monitor = pipeline.RunMonitor(
-        export_id=export.pk, deadline=export.deadline_at, checkpoints=export_type.output == "single"
-    )
-    if export_type.output == "multi":
-        if not states.record_upload_started(
-            export.pk, storage_alias=export_type.storage_alias, storage_key="", upload_id="", row_estimate=estimate
-        ):
-            raise ExportStopped()
-        return pipeline.write_multi(ctx, export_type, monitor=monitor)
-    key = export_type.storage_key(campaign=ctx.campaign, export_id=str(export.pk), created_at=export.created_at)
-    upload = storage.multipart_upload(
-        export_type.storage_alias, key=key, content_type=export_type.content_type, acl=export_type.acl
-    )
-    upload.start()
-    try:
-        if not states.record_upload_started(
-            export.pk,
-            storage_alias=export_type.storage_alias,
-            storage_key=key,
-            upload_id=upload.upload_id,
-            row_estimate=estimate,
-        ):
-            raise ExportStopped()
-        if export_type.output == "zip":
-            return pipeline.write_zip(ctx, export_type, upload, monitor=monitor)
-        return pipeline.write_single(ctx, export_type, upload, monitor=monitor)
-    except BaseException:
-        _abort_quietly(upload, log_extra)
-        raise
 
 
 def _abort_quietly(upload: storage.MultipartUpload | None, log_extra: dict) -> None:
@@ -138,32 +211,77 @@ def _is_worker_time_limit(exc: BaseException) -> bool:
     return isinstance(exc, TimeLimitExceeded)
 
 
-def _record_unsuccessful_end(export: Export, exc: BaseException, log_extra: dict) -> str:
-    """Put the job in the state that explains why it ended; returns the outcome name."""
+def _end_unsuccessfully(attempt: _Attempt, exc: BaseException) -> str:
+    """Put the job in the state that explains why this attempt ended; returns the outcome name."""
+    pk, number, log = attempt.export.pk, attempt.number, attempt.log
     if isinstance(exc, ExportStopped):
-        states.clear_upload(export.pk)
-        logger.info("export stopped: no longer running", extra=log_extra)
+        current = Export.objects.filter(pk=pk).values_list("status", "attempts").first()
+        if current is None or current[0] not in ("PENDING", "TRIGGERED") or current[1] == number:
+            # Cancelled or expired: nobody will resume this upload. (If another attempt took the
+            # job over, the upload is its now, and must survive.)
+            _abort_quietly(attempt.upload, log)
+            states.clear_upload(pk)
+        logger.info("export stopped: no longer this worker's", extra=log)
         return "stopped"
+    if is_transient(exc) and _retry_later(attempt, exc):
+        return "retrying"
+    _abort_quietly(attempt.upload, log)
     if isinstance(exc, ExportDeadlineExceeded) or _is_worker_time_limit(exc):
         states.expire(
-            export.pk,
+            pk,
             reason=ExpiredReason.TIMEOUT,
             from_statuses=("TRIGGERED",),
+            attempt=number,
             message="The export took longer than its time limit and was stopped.",
         )
-        states.clear_upload(export.pk)
-        logger.warning("export expired: time limit", extra=log_extra)
+        states.clear_upload(pk)
+        logger.warning("export expired: time limit", extra=log)
         return "expired"
     if isinstance(exc, ExportFailure):
-        states.fail(export.pk, message=exc.message, payload=exc.payload, kind=FailureKind.DATA)
-        logger.warning("export failed: data", extra={**log_extra, "reason": exc.payload})
+        states.fail(pk, message=exc.message, payload=exc.payload, kind=FailureKind.DATA, attempt=number)
+        logger.warning("export failed: data", extra={**log, "reason": exc.payload})
+        return "failed"
+    if is_transient(exc):
+        states.fail(
+            pk,
+            message=f"The export failed {number} times because the database, storage or broker was unavailable. "
+            "Retry it later.",
+            payload=type(exc).__name__,
+            kind=FailureKind.TRANSIENT,
+            attempt=number,
+        )
+        logger.error("export failed: transient errors, attempts exhausted", extra=log, exc_info=exc)
         return "failed"
     states.fail(
-        export.pk,
+        pk,
         message="The export failed because of an internal error. Retry it; if it fails again, "
-        f"report correlation id {export.correlation_id or export.pk}.",
-        payload=f"{type(exc).__name__}: {exc}"[:2000],
+        f"report correlation id {attempt.export.correlation_id or pk}.",
+        # The exception's text stays in the logs: it may quote data, and clients read this field.
+        payload=type(exc).__name__,
         kind=FailureKind.INTERNAL,
+        attempt=number,
     )
-    logger.error("export failed: internal error", extra=log_extra, exc_info=exc)
+    logger.error("export failed: internal error", extra=log, exc_info=exc)
     return "failed"
+
+
+def _retry_later(attempt: _Attempt, exc: BaseException) -> bool:
+    """Back to PENDING with backoff, keeping a single-file upload for the next attempt to resume."""
+    conf = export_settings()
+    if attempt.number >= conf.max_attempts:
+        return False
+    if attempt.export_type.output != "single":
+        _abort_quietly(attempt.upload, attempt.log)
+        states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
+    if not states.requeue(
+        attempt.export.pk,
+        attempt=attempt.number,
+        message="A temporary problem interrupted the export; it will be retried automatically.",
+        payload=type(exc).__name__,
+        kind=FailureKind.TRANSIENT,
+    ):
+        return False
+    delay = conf.retry_delay_seconds(attempt.number)
+    export_enqueue(export_id=str(attempt.export.pk), export_type=attempt.export_type.key, delay_seconds=delay)
+    logger.warning("export will be retried", extra={**attempt.log, "delay_seconds": delay}, exc_info=exc)
+    return True

@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 from exports.types.base import ExportType
+from exports.types.code_assignments import CodeAssignmentsExport
+from exports.types.code_waves import CodeWavesExport
+from exports.types.codes import CodesExport
 from exports.types.entries import EntriesExport
+from exports.types.fanlist import FanlistExport
+from exports.types.opt_ins import ArtistOptInExport, ArtistSmsOptInExport, LivenationOptInExport
+from exports.types.scoring import ScoringExport
+from exports.types.verified_entries import VerifiedEntriesExport
+from exports.types.waitlist import WaitlistExport
 
-EXPORT_TYPES: dict[str, ExportType] = {export_type.key: export_type for export_type in (EntriesExport(),)}
+EXPORT_TYPES: dict[str, ExportType] = {
+    export_type.key: export_type
+    for export_type in (
+        EntriesExport(),
+        ScoringExport(),
+        ArtistOptInExport(),
+        ArtistSmsOptInExport(),
+        LivenationOptInExport(),
+        CodesExport(),
+        CodeAssignmentsExport(),
+        CodeWavesExport(),
+        VerifiedEntriesExport(),
+        FanlistExport(),
+        WaitlistExport(),
+    )
+}
 
 
 def export_type_get(key: object) -> ExportType | None:

@@ -95,6 +95,8 @@ class ExportType:
     # "single": one delimited file (resumable); "zip": one ZIP of delimited members;
     # "multi": several delimited objects, one storage key each.
     output: ClassVar[str] = "single"
+    # Kept when a fan asks for CCPA deletion (orig: verifiedEntries, scoring, autoReminderEmail).
+    ccpa_exempt: ClassVar[bool] = False
 
     @property
     def actor_name(self) -> str:

@@ -101,6 +101,8 @@ class EntriesExport(ExportType):
     include_preferences = True
     # Subclasses narrow the entries (e.g. opt-ins) with a condition on Entry.
     entry_condition: Q | None = None
+    # Subclasses that need more entry fields than the orig columns (e.g. scoring) widen this.
+    entry_fields: tuple[str, ...] = selectors.ENTRY_ROW_FIELDS
     supports_all_markets = True
 
     def header_names(self) -> list[str]:
@@ -148,6 +150,7 @@ class EntriesExport(ExportType):
             page_size=ctx.page_size,
             condition=self.entry_condition,
             after_id=ctx.resume_after or 0,
+            fields=self.entry_fields,
         ):
             extra = selectors.additional_market_ids(entry_ids=[row.id for row in page]) if all_markets else {}
             for row in page:

@@ -27,6 +27,7 @@ from exports.writers import DelimitedWriter, PartUploader
         ("a=b", "a=b"),
         ("", ""),
         ("Zoë", "Zoë"),
+        ("-5\n", "'-5\n"),
     ],
 )
 def test_formula_guard(raw, expected):
@@ -41,8 +42,18 @@ def test_timestamps_are_utc_iso_with_milliseconds():
 
 
 def test_answers_and_select_show():
-    answers = [None, True, False, 3, 2.5, ["a", "=b"], "=x"]
-    assert [format_answer(v) for v in answers] == ["false", "true", "false", "3", "2.5", "a,'=b", "'=x"]
+    answers = [None, True, False, 3, 2.5, ["a", "=b"], ["=a", "b"], "=x", {"b": 1, "a": "x"}]
+    assert [format_answer(v) for v in answers] == [
+        "false",
+        "true",
+        "false",
+        "3",
+        "2.5",
+        "a,=b",
+        "'=a,b",
+        "'=x",
+        '{"a": "x", "b": 1}',
+    ]
     assert format_select_show(date(2027, 1, 5), "Austin", "TX") == "1/05 - Austin, TX"
     assert format_select_show(date(2027, 11, 25), "Zürich", "") == "11/25 - Zürich"
     assert format_select_show(None, "Paris", "") == "Paris"
@@ -67,6 +78,9 @@ class _MemoryUpload(MultipartUpload):
 
     def abort(self):
         self.parts.clear()
+
+    def is_open(self):
+        return not self.completed
 
 
 def test_part_uploader_cuts_parts_at_write_boundaries_and_hashes_the_whole():

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             process = subprocess.Popen(
                 [
                     sys.executable,
-                    "manage.py",
+                    str(settings.BASE_DIR / "manage.py"),
                     "rundramatiq",
                     "--processes",
                     "1",

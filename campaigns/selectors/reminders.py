@@ -1,0 +1,147 @@
+"""Reads for the reminder e-mail exports: selected scoring records with their market's code,
+keyset-paged per group of markets, with bounded memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from django.db.models import Count, Exists, F, Max, OuterRef
+
+from campaigns.models import Entry, Market, ScoringRecord
+
+_RECORD_FIELDS = (
+    "id",
+    "market_id",
+    "fan_id",
+    "locale",
+    "fan__email",
+    "fan__first_name",
+    "fan__last_name",
+    "fan__member_id",
+)
+
+
+class ReminderRow(NamedTuple):
+    """One selected scoring record with the fan's contact data and the code for its market."""
+
+    id: int
+    market_id: int
+    locale: str
+    fan_email: str
+    fan_first_name: str
+    fan_last_name: str
+    member_id: str
+    # The fan's entry in the campaign (None when there is none).
+    entry_email: str | None
+    entry_first_name: str | None
+    entry_last_name: str | None
+    # The code whose market is the record's market (None when the fan has none).
+    code: str | None
+
+
+def scoring_max_id(*, campaign_id: int) -> int:
+    return ScoringRecord.objects.filter(campaign_id=campaign_id).aggregate(top=Max("id"))["top"] or 0
+
+
+def _selected(*, campaign_id: int, upper_id: int):
+    return ScoringRecord.objects.filter(campaign_id=campaign_id, selected=True, id__lte=upper_id)
+
+
+def selected_counts_by_market(*, campaign_id: int, upper_id: int) -> dict[int, int]:
+    """market id → number of selected scoring records (markets without any are absent)."""
+    rows = (
+        _selected(campaign_id=campaign_id, upper_id=upper_id)
+        .order_by()
+        .values("market_id")
+        .annotate(n=Count("id"))
+        .values_list("market_id", "n")
+    )
+    return dict(rows)
+
+
+def _code_for_market():
+    through = ScoringRecord.codes.through
+    return through.objects.filter(scoringrecord_id=OuterRef("pk"), code__market_id=OuterRef("market_id"))
+
+
+def selected_first_without_code(*, campaign_id: int, upper_id: int) -> tuple[int, int] | None:
+    """(scoring record id, market id) of the lowest selected record with no code for its market."""
+    return (
+        _selected(campaign_id=campaign_id, upper_id=upper_id)
+        .filter(~Exists(_code_for_market()))
+        .order_by("id")
+        .values_list("id", "market_id")
+        .first()
+    )
+
+
+def _codes_for_market(record_ids: Sequence[int]) -> dict[int, str]:
+    """record id → the value of its code for the record's market; with several, the newest (highest id)."""
+    through = ScoringRecord.codes.through
+    rows = (
+        through.objects.filter(scoringrecord_id__in=record_ids, code__market_id=F("scoringrecord__market_id"))
+        .order_by("scoringrecord_id", "code_id")
+        .values_list("scoringrecord_id", "code__value")
+    )
+    return dict(rows)  # ascending code ids: the last (newest) value wins
+
+
+def _entry_contacts(*, campaign_id: int, fan_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+    rows = Entry.objects.filter(campaign_id=campaign_id, fan_id__in=fan_ids).values_list(
+        "fan_id", "email", "first_name", "last_name"
+    )
+    return {fan_id: (email, first_name, last_name) for fan_id, email, first_name, last_name in rows}
+
+
+def selected_reminder_pages(
+    *,
+    campaign_id: int,
+    market_ids: Sequence[int],
+    upper_id: int,
+    page_size: int,
+    limit: int | None = None,
+    after_id: int = 0,
+) -> Iterator[list[ReminderRow]]:
+    """Selected scoring records of the given markets in id order, one page at a time, at most
+    `limit` in all. Three short queries per page (records, codes, entries); no transaction is
+    held open between pages."""
+    last_id, remaining = after_id, limit
+    while remaining is None or remaining > 0:
+        size = page_size if remaining is None else min(page_size, remaining)
+        records = list(
+            _selected(campaign_id=campaign_id, upper_id=upper_id)
+            .filter(market_id__in=market_ids, id__gt=last_id)
+            .order_by("id")
+            .values_list(*_RECORD_FIELDS, named=True)[:size]
+        )
+        if not records:
+            return
+        codes = _codes_for_market([record.id for record in records])
+        contacts = _entry_contacts(campaign_id=campaign_id, fan_ids=[record.fan_id for record in records])
+        page = []
+        for record in records:
+            entry = contacts.get(record.fan_id, (None, None, None))
+            page.append(
+                ReminderRow(
+                    record.id,
+                    record.market_id,
+                    record.locale,
+                    record.fan__email,
+                    record.fan__first_name,
+                    record.fan__last_name,
+                    record.fan__member_id,
+                    *entry,
+                    codes.get(record.id),
+                )
+            )
+        yield page
+        if len(records) < size:
+            return
+        last_id = records[-1].id
+        if remaining is not None:
+            remaining -= len(records)
+
+
+def markets_by_id(*, market_ids: Sequence[int]) -> dict[int, Market]:
+    return {market.pk: market for market in Market.objects.filter(pk__in=market_ids)}
