@@ -195,7 +195,15 @@ STORAGES = {
 }
 
 # --- Export behaviour -----------------------------------------------------------------------
-EXPORTS_PART_SIZE_BYTES = env_int("EXPORTS_PART_SIZE_MB", 8, minimum=5, maximum=512) * 1024 * 1024
+EXPORTS_PART_SIZE_BYTES = env_int("EXPORTS_PART_SIZE_KB", 8 * 1024, minimum=64, maximum=512 * 1024) * 1024
+if (
+    EXPORTS_PART_SIZE_BYTES < 5 * 1024 * 1024
+    and not AWS_S3_ENDPOINT_URL
+    and any("s3" in STORAGES[alias]["BACKEND"] for alias in EXPORT_STORAGE_ALIASES)
+):
+    raise ImproperlyConfigured(
+        "Environment variable EXPORTS_PART_SIZE_KB must be >= 5120 with AWS S3 (its minimum part size)."
+    )
 EXPORTS_PAGE_SIZE = env_int("EXPORTS_PAGE_SIZE", 5000, minimum=10, maximum=100_000)
 EXPORTS_DOWNLOAD_URL_TTL_SECONDS = env_int("EXPORTS_DOWNLOAD_URL_TTL_SECONDS", 900, minimum=10)
 EXPORTS_DEFAULT_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600, minimum=5)

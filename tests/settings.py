@@ -20,6 +20,9 @@ os.environ.setdefault("EXPORTS_PROGRESS_INTERVAL_SECONDS", "1")
 
 MOTO_ENDPOINT = ""
 if os.environ.get("EXPORTSITE_TEST_S3") == "1":
+    # moto's documented switch for S3's 5 MiB minimum part size, so multi-part behaviour
+    # (checkpoints, resume) can be tested with small files; must be set before moto loads.
+    os.environ.setdefault("S3_UPLOAD_PART_MIN_SIZE", "256")
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -49,10 +52,16 @@ if os.environ.get("EXPORTSITE_TEST_S3") == "1":
         os.environ[f"EXPORTS_STORAGE_{_alias.upper()}_BUCKET"] = _bucket
 
 from exportsite.settings import *  # noqa: E402,F403
-from exportsite.settings import DATABASES  # noqa: E402
+from exportsite.settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
 
+# Runs side by side (developers, CI) must not share a test database or broker queues.
+_RUN = f"{os.getpid()}"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so worker threads see the same database as the test.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(_tmp, "test.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_RUN}"}
+if DRAMATIQ_BROKER["BROKER"].endswith("RedisBroker"):
+    DRAMATIQ_BROKER["OPTIONS"]["namespace"] = f"exportsite-test-{_RUN}"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -45,7 +45,11 @@ def test_urls_are_parsed():
     ("env", "message"),
     [
         ({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY is required"),
-        ({"EXPORTS_PART_SIZE_MB": "1"}, "EXPORTS_PART_SIZE_MB must be >= 5"),
+        ({"EXPORTS_PART_SIZE_KB": "1"}, "EXPORTS_PART_SIZE_KB must be >= 64"),
+        (
+            {"EXPORTS_PART_SIZE_KB": "1024", "EXPORTS_STORAGE_EXPORTS_BUCKET": "b", "AWS_S3_ENDPOINT_URL": ""},
+            "EXPORTS_PART_SIZE_KB must be >= 5120 with AWS S3",
+        ),
         ({"DRAMATIQ_BROKER_URL": "ftp://nope"}, "DRAMATIQ_BROKER_URL must be a redis:// or amqp:// URL"),
     ],
 )

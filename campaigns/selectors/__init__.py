@@ -19,6 +19,21 @@ from campaigns.selectors.entries import (
     entry_pages,
 )
 from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan
+from campaigns.selectors.promoters import (
+    PROMOTER_OPT_IN_ROW_FIELDS,
+    campaign_has_promoters,
+    campaign_promoters,
+    promoter_opt_in_condition,
+    promoter_opt_in_counts,
+    promoter_opt_in_pages,
+)
+from campaigns.selectors.reminders import (
+    ReminderRow,
+    markets_by_id,
+    selected_counts_by_market,
+    selected_first_without_code,
+    selected_reminder_pages,
+)
 from campaigns.selectors.scoring import (
     ENTRY_SCORING_FIELDS,
     SCORING_ROW_FIELDS,
@@ -54,4 +69,15 @@ __all__ = [
     "scoring_count",
     "scoring_max_id",
     "scoring_pages",
+    "PROMOTER_OPT_IN_ROW_FIELDS",
+    "campaign_has_promoters",
+    "campaign_promoters",
+    "promoter_opt_in_condition",
+    "promoter_opt_in_counts",
+    "promoter_opt_in_pages",
+    "ReminderRow",
+    "markets_by_id",
+    "selected_counts_by_market",
+    "selected_first_without_code",
+    "selected_reminder_pages",
 ]

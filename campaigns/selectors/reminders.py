@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from django.db.models import Count, Exists, F, Max, OuterRef
+from django.db.models import Count, Exists, F, OuterRef
 
 from campaigns.models import Entry, Market, ScoringRecord
 
@@ -38,10 +38,6 @@ class ReminderRow(NamedTuple):
     entry_last_name: str | None
     # The code whose market is the record's market (None when the fan has none).
     code: str | None
-
-
-def scoring_max_id(*, campaign_id: int) -> int:
-    return ScoringRecord.objects.filter(campaign_id=campaign_id).aggregate(top=Max("id"))["top"] or 0
 
 
 def _selected(*, campaign_id: int, upper_id: int):

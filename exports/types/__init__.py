@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exports.types.auto_reminder_email import AutoReminderEmailExport
 from exports.types.base import ExportType
 from exports.types.code_assignments import CodeAssignmentsExport
 from exports.types.code_waves import CodeWavesExport
@@ -9,6 +10,8 @@ from exports.types.codes import CodesExport
 from exports.types.entries import EntriesExport
 from exports.types.fanlist import FanlistExport
 from exports.types.opt_ins import ArtistOptInExport, ArtistSmsOptInExport, LivenationOptInExport
+from exports.types.promoter_email_opt_in import PromoterEmailOptInExport
+from exports.types.reminder_email import ReminderEmailExport, ReminderEmailSampleExport
 from exports.types.scoring import ScoringExport
 from exports.types.verified_entries import VerifiedEntriesExport
 from exports.types.waitlist import WaitlistExport
@@ -27,6 +30,10 @@ EXPORT_TYPES: dict[str, ExportType] = {
         VerifiedEntriesExport(),
         FanlistExport(),
         WaitlistExport(),
+        ReminderEmailExport(),
+        ReminderEmailSampleExport(),
+        AutoReminderEmailExport(),
+        PromoterEmailOptInExport(),
     )
 }
 

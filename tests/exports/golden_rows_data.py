@@ -75,7 +75,7 @@ def _fans() -> dict[int, Fan]:
         (9524, "tm-4", "M4", "G4", "", "+447700900123", "75001", "Tab\there", "-dash"),
         (9525, "tm-5", "M5", "G5", "waved@example.com", "+15550005555", "10001", "Wave", "Scheduled"),
         (9526, "tm-6", "M6", "G6", "draft@example.com", "", "", "Draft", "Wave"),
-        (9527, "tm-7", "M7", "G7", "noentry@example.com", "+15550007777", "", "No", "Entry"),
+        (9527, "tm-7", "M7", "G7", "@noentry@example.com", "+15550007777", "", "No", "Entry"),
     ]
     fans = {}
     for pk, tm_id, member_id, global_user_id, email, phone, postal_code, first, last in specs:
