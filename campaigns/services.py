@@ -7,7 +7,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from itertools import zip_longest
 
 from django.contrib.auth.models import Group
 from django.core.management.color import no_style
@@ -201,24 +202,37 @@ def demo_dataset_create(
         return DemoSummary(skipped=True)
     rng, counts, ids = random.Random(seed), Counter(), _Ids()
     sizes = _campaign_sizes(campaigns=campaigns, entries=entries)
-    fan_base, total = ids.next["fans"], max(sizes) + entries
-    report = progress or (lambda done, total: None)
+    fans, total, done = (ids.next["fans"], max(sizes)), max(sizes) + entries, 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        if progress:
+            progress(done, total)
+
     plans = _campaigns_create(rng=rng, sizes=sizes, access_group=access_group, counts=counts)
-    _fans_create(rng=rng, ids=ids, count=max(sizes), counts=counts, report=lambda done: report(done, total))
-    done = max(sizes)
-    for plan in plans:
-        for start in range(0, plan.size, BATCH_SIZE):
-            stop = min(start + BATCH_SIZE, plan.size)
-            rows: Rows = {name: [] for name in TABLES}
-            for index in range(start, stop):
-                fan_index = (plan.fan_offset + index) % max(sizes)  # distinct fans within a campaign
-                _entry_add(rng=rng, plan=plan, ids=ids, rows=rows, index=index, fan=(fan_index, fan_base + fan_index))
-            _rows_insert(rows=rows, counts=counts)
-            done += stop - start
-            report(done, total)
-        _rows_insert(rows={"codes": _code_pool(rng=rng, plan=plan, ids=ids)}, counts=counts)
-    ids.sequences_reset()
+    try:
+        _fans_create(rng=rng, ids=ids, count=max(sizes), counts=counts, advance=advance)
+        for plan in plans:
+            _entries_create(rng=rng, plan=plan, ids=ids, fans=fans, counts=counts, advance=advance)
+    finally:
+        ids.sequences_reset()  # also after a failure: committed batches used ids past the sequence
     return DemoSummary(**counts)
+
+
+def _entries_create(
+    *, rng: random.Random, plan: _Plan, ids: _Ids, fans: tuple[int, int], counts: Counter, advance: Callable
+) -> None:
+    fan_base, fan_count = fans
+    for start in range(0, plan.size, BATCH_SIZE):
+        stop = min(start + BATCH_SIZE, plan.size)
+        rows: Rows = {name: [] for name in TABLES}
+        for index in range(start, stop):
+            fan_index = (plan.fan_offset + index) % fan_count  # distinct fans within a campaign
+            _entry_add(rng=rng, plan=plan, ids=ids, rows=rows, index=index, fan=(fan_index, fan_base + fan_index))
+        _rows_insert(rows=rows, counts=counts)
+        advance(stop - start)
+    _rows_insert(rows={"codes": _code_pool(rng=rng, plan=plan, ids=ids)}, counts=counts)
 
 
 def _campaign_sizes(*, campaigns: int, entries: int) -> list[int]:
@@ -233,7 +247,9 @@ def _campaigns_create(
     *, rng: random.Random, sizes: list[int], access_group: str | None, counts: Counter
 ) -> list[_Plan]:
     group = Group.objects.get_or_create(name=access_group)[0] if access_group else None
-    promoters = Promoter.objects.bulk_create([Promoter(name=name) for name in PROMOTER_NAMES])
+    existing = {promoter.name: promoter for promoter in Promoter.objects.filter(name__in=PROMOTER_NAMES)}
+    created = Promoter.objects.bulk_create([Promoter(name=name) for name in PROMOTER_NAMES if name not in existing])
+    promoters = sorted([*existing.values(), *created], key=lambda promoter: PROMOTER_NAMES.index(promoter.name))
     plans = []
     with transaction.atomic():
         for index, size in enumerate(sizes):
@@ -248,7 +264,7 @@ def _campaigns_create(
             plan = _plan_create(rng=rng, campaign=campaign, size=size, fan_offset=fan_offset, index=index, last=last)
             plan.promoter_ids = promoter_ids
             plans.append(plan)
-    counts.update(campaigns=len(plans), promoters=len(promoters), sms_waves=2 * len(plans))
+    counts.update(campaigns=len(plans), promoters=len(created), sms_waves=2 * len(plans))
     counts["markets"] = sum(len(plan.markets) for plan in plans)
     return plans
 
@@ -277,35 +293,63 @@ def _plan_create(
     *, rng: random.Random, campaign: Campaign, size: int, fan_offset: int, index: int, last: bool
 ) -> _Plan:
     start = datetime(2025, 1, 6, 15, tzinfo=UTC) + timedelta(days=30 * index)
-    cities = rng.sample(CITIES, rng.randint(3, 8))
-    markets = Market.objects.bulk_create(
-        Market(
-            campaign=campaign, name=f"{city}, {state or country}", city=city, state=state, country=country,
-            venue_name=venue, event_date=start.date() + timedelta(days=60 + 2 * n),
-            event_ids=[f"{rng.getrandbits(64):016X}" for _ in range(rng.randint(1, 3))],
-        )
-        for n, (city, state, country, venue, _, _) in enumerate(cities)
-    )  # fmt: skip
+    cities = _cities_pick(rng=rng, count=8 if index == 0 else rng.randint(3, 8))
+    markets = _markets_create(rng=rng, campaign=campaign, cities=cities, first_show=start.date() + timedelta(days=60))
     if last:  # one market with no event date and no event ids
         Market.objects.filter(pk=markets[-1].pk).update(event_date=None, event_ids=[])
     days = [start.replace(hour=0) + timedelta(days=21 + 7 * n) for n in range(rng.randint(2, 3))]
-    waves = SmsWave.objects.bulk_create([SmsWave(campaign=campaign, scheduled_at=start + timedelta(days=20)),
-                                         SmsWave(campaign=campaign)])  # fmt: skip
+    scheduled, unscheduled = SmsWave.objects.bulk_create(
+        [SmsWave(campaign=campaign, scheduled_at=start + timedelta(days=20)), SmsWave(campaign=campaign)]
+    )
     return _Plan(
-        campaign_id=campaign.pk, size=size, fan_offset=fan_offset, start=start, preferences=campaign.preferences,
-        markets=[(m.pk, c[2], c[4], c[5]) for m, c in zip(markets, cities, strict=True)], promoter_ids=[],
-        waves=[(str(int(day.timestamp()) * 1000), day) for day in days], sms_wave_ids=(waves[0].pk, waves[1].pk),
+        campaign_id=campaign.pk,
+        size=size,
+        fan_offset=fan_offset,
+        start=start,
+        preferences=campaign.preferences,
+        markets=[(m.pk, c[2], c[4], c[5]) for m, c in zip(markets, cities, strict=True)],
+        promoter_ids=[],
+        waves=[(str(int(day.timestamp()) * 1000), day) for day in days],
+        sms_wave_ids=(scheduled.pk, unscheduled.pk),
         code_salt=rng.getrandbits(40),
-    )  # fmt: skip
+    )
 
 
-def _fans_create(*, rng: random.Random, ids: _Ids, count: int, counts: Counter, report: Callable[[int], None]) -> None:
+def _cities_pick(*, rng: random.Random, count: int) -> list[tuple]:
+    # Round-robin over countries so even 3 markets span 3 countries (and SFMC regions).
+    by_country: dict[str, list[tuple]] = {}
+    for city in rng.sample(CITIES, len(CITIES)):
+        by_country.setdefault(city[2], []).append(city)
+    return [city for group in zip_longest(*by_country.values()) for city in group if city][:count]
+
+
+def _markets_create(*, rng: random.Random, campaign: Campaign, cities: list[tuple], first_show: date) -> list[Market]:
+    markets = []
+    for n, (city, state, country, venue, _, _) in enumerate(cities):
+        event_ids = [f"{rng.getrandbits(64):016X}" for _ in range(rng.randint(1, 3))]
+        name, event_date = f"{city}, {state or country}", first_show + timedelta(days=2 * n)
+        markets.append(
+            Market(
+                campaign=campaign,
+                name=name,
+                city=city,
+                state=state,
+                country=country,
+                venue_name=venue,
+                event_date=event_date,
+                event_ids=event_ids,
+            )
+        )
+    return Market.objects.bulk_create(markets)
+
+
+def _fans_create(*, rng: random.Random, ids: _Ids, count: int, counts: Counter, advance: Callable) -> None:
     salt = rng.getrandbits(30)
     for start in range(0, count, BATCH_SIZE):
         stop = min(start + BATCH_SIZE, count)
         fans = [_fan_row(rng=rng, fan_id=ids.take("fans"), index=index, salt=salt) for index in range(start, stop)]
         _rows_insert(rows={"fans": fans}, counts=counts)
-        report(stop)
+        advance(stop - start)
 
 
 def _fan_row(*, rng: random.Random, fan_id: int, index: int, salt: int) -> tuple:
@@ -414,9 +458,14 @@ def _scoring_add(
 
 
 def _code_row(
-    *, rng: random.Random, plan: _Plan, code_id: int, market_id: int, fan_id: int | None = None,
+    *,
+    rng: random.Random,
+    plan: _Plan,
+    code_id: int,
+    market_id: int,
+    fan_id: int | None = None,
     status: str = Code.Status.ASSIGNED.value,
-) -> tuple:  # fmt: skip
+) -> tuple:
     plan.codes_made += 1
     date_key, presale = plan.waves[rng.randrange(len(plan.waves))]
     value = f"{(plan.code_salt + plan.codes_made * 0x9E3779B1) % 2**40:010X}"  # odd multiplier: unique

@@ -36,7 +36,7 @@ class ExportSerializer(serializers.BaseSerializer):
             data["count"] = export.row_count
             data["bytes"] = export.bytes_written
             data["sha256"] = export.sha256
-            if len(export.storage_keys) > 1:
+            if len(export.storage_keys) > 1 or not export.storage_key:  # multi-file: keys, never a path
                 data["keys"] = list(export.storage_keys)
             else:
                 data["key"] = export.storage_key

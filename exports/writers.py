@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
+import zlib
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -50,6 +52,12 @@ class DelimitedWriter:
     @property
     def pending_chars(self) -> int:
         return self._buffer.tell()
+
+    def discard_pending(self) -> None:
+        """Drop what is buffered (a resumed file's header, already uploaded)."""
+        self._buffer.seek(0)
+        self._buffer.truncate(0)
+        self._chunk_rows = []
 
     def write_rows(self, rows: Iterable[list[str]]) -> None:
         writerow = self._writer.writerow
@@ -140,3 +148,54 @@ class PartUploader:
     def sha256(self) -> str:
         """The sha256 of the bytes written through this uploader (not of resumed parts)."""
         return self._digest.hexdigest()
+
+
+class JsonLinesWriter:
+    """One JSON object per row (header names as keys), same interface as DelimitedWriter."""
+
+    def __init__(self, sink: ByteSink, *, flush_chars: int = 256 * 1024):
+        self._sink = sink
+        self._parts: list[str] = []
+        self._pending = 0
+        self._headers: list[str] = []
+        self._flush_chars = flush_chars
+        self.rows = 0
+
+    def write_header(self, header: list[str]) -> None:
+        self._headers = list(header)
+
+    def write_row(self, row: list[str]) -> None:
+        line = json.dumps(dict(zip(self._headers, row, strict=True)), ensure_ascii=False) + "\n"
+        self._parts.append(line)
+        self._pending += len(line)
+        self.rows += 1
+
+    @property
+    def pending_chars(self) -> int:
+        return self._pending
+
+    def flush(self) -> None:
+        if self._parts:
+            self._sink.write("".join(self._parts).encode("utf-8"))
+            self._parts.clear()
+            self._pending = 0
+
+    def close(self) -> None:
+        self.flush()
+
+
+class GzipSink:
+    """gzip-compresses everything written through it into the next sink (zlib, C speed)."""
+
+    def __init__(self, sink: ByteSink, *, level: int = 6):
+        self._sink = sink
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+
+    def write(self, data: bytes) -> int:
+        compressed = self._compressor.compress(data)
+        if compressed:
+            self._sink.write(compressed)
+        return len(data)
+
+    def close(self) -> None:
+        self._sink.write(self._compressor.flush())

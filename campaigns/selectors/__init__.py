@@ -15,6 +15,7 @@ from campaigns.selectors.entries import (
     additional_market_ids,
     campaign_markets,
     entry_count,
+    entry_ids_with_additional_market,
     entry_max_id,
     entry_pages,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "campaign_markets",
     "campaigns_visible_to",
     "entry_count",
+    "entry_ids_with_additional_market",
     "entry_max_id",
     "entry_pages",
     "CODE_ROW_FIELDS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet
 
 from campaigns.models import Entry, Market
 
@@ -97,3 +97,9 @@ def additional_market_ids(*, entry_ids: Sequence[int]) -> dict[int, list[int]]:
     for entry_id, market_id in rows.values_list("entry_id", "market_id"):
         result[entry_id].append(market_id)
     return result
+
+
+def entry_ids_with_additional_market(*, market_ids: Sequence[int]) -> QuerySet:
+    """Subquery: ids of entries that list one of these markets as an additional market."""
+    through = Entry.additional_markets.through
+    return through.objects.filter(market_id__in=market_ids).values("entry_id")

@@ -19,12 +19,14 @@ from django.utils import timezone
 
 from exports import states, storage
 from exports.columns import Column, header_row
-from exports.errors import ExportDeadlineExceeded, ExportStopped
+from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
+from exports.options import OutputSpec
 from exports.storage import MultipartUpload, UploadedPart
 from exports.types.base import ExportContext, ExportType
-from exports.writers import DelimitedWriter, PartUploader
+from exports.writers import DelimitedWriter, GzipSink, JsonLinesWriter, PartUploader
 from exportsite.conf import export_settings
 
+UTF8_BOM = b"\xef\xbb\xbf"
 # How often (in rows) the row loop looks at the clock for heartbeat/cancel/deadline checks.
 CHECK_EVERY_ROWS = 2000
 # Text handed from the csv writer to the uploader at a time (never more than a part).
@@ -47,9 +49,21 @@ class RunMonitor:
     """Heartbeat, progress and checkpoints; notices cancellation (the CAS update matches no
     row because the job left TRIGGERED) and the deadline."""
 
-    def __init__(self, *, export_id, attempt: int, deadline: datetime | None, rows: int = 0, checkpoints: bool = False):
+    def __init__(
+        self,
+        *,
+        export_id,
+        attempt: int,
+        deadline: datetime | None,
+        rows: int = 0,
+        checkpoints: bool = False,
+        max_rows: int = 0,
+        max_bytes: int = 0,
+    ):
         self.export_id = export_id
         self.attempt = attempt
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.deadline = deadline
         self.rows = rows
         self.last_key: Any = None
@@ -59,7 +73,22 @@ class RunMonitor:
         self._interval = export_settings().progress_interval_seconds
         self._last = time.monotonic()
 
+    def check_limits(self) -> None:
+        written = self.uploader.bytes_written if self.uploader else 0
+        if self.max_rows and self.rows > self.max_rows:
+            raise ExportFailure(
+                f"The export has more than {self.max_rows:,} rows, the limit for this type; narrow it with filters.",
+                f"Row limit {self.max_rows} exceeded.",
+            )
+        if self.max_bytes and written > self.max_bytes:
+            raise ExportFailure(
+                f"The export is larger than {self.max_bytes:,} bytes, the limit for this type; "
+                "narrow it with filters or columns.",
+                f"Size limit {self.max_bytes} exceeded.",
+            )
+
     def check(self, *, force: bool = False) -> None:
+        self.check_limits()
         now = time.monotonic()
         if not force and now - self._last < self._interval:
             return
@@ -93,22 +122,46 @@ def _uploader(upload: MultipartUpload, monitor: RunMonitor, parts: list[Uploaded
     return uploader
 
 
+def _select_columns(columns: Sequence[Column], wanted: tuple[str, ...] | None) -> list[Column]:
+    if not wanted:
+        return list(columns)
+    by_header = {column.header: column for column in columns}
+    return [by_header[header] for header in wanted]
+
+
+def _open_writer(sink, spec: OutputSpec, flush_chars: int):
+    if spec.jsonl:
+        return JsonLinesWriter(sink, flush_chars=flush_chars)
+    if spec.excel:
+        sink.write(UTF8_BOM)
+        return DelimitedWriter(
+            sink, delimiter=spec.file_format.delimiter, line_terminator="\r\n", flush_chars=flush_chars
+        )
+    return DelimitedWriter(sink, delimiter=spec.file_format.delimiter, flush_chars=flush_chars)
+
+
 def write_single(
     ctx: ExportContext,
     export_type: ExportType,
     upload: MultipartUpload,
     *,
     monitor: RunMonitor,
+    spec: OutputSpec,
     resumed_parts: list[UploadedPart] | None = None,
 ) -> RunResult:
-    """One delimited file. Parts are cut only between records of different keys, and each part
-    records a checkpoint (rows, last key, parts), so a later run can continue after it."""
+    """One file. Parts are cut only between records of different keys, and each part records a
+    checkpoint (rows, last key, parts), so a later run can continue after it."""
     uploader = _uploader(upload, monitor, resumed_parts)
+    sink = GzipSink(uploader) if spec.gzip else uploader
     flush_chars = _flush_chars()
-    writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter, flush_chars=flush_chars)
-    columns = export_type.columns(ctx)
-    if not resumed_parts:
-        writer.write_header(header_row(columns))
+    columns = _select_columns(export_type.columns(ctx), spec.columns)
+    if resumed_parts:
+        writer = _open_writer(_NoBom(sink), spec, flush_chars)
+    else:
+        writer = _open_writer(sink, spec, flush_chars)
+    writer.write_header(header_row(columns))
+    if resumed_parts and not spec.jsonl:
+        writer.discard_pending()  # the header is in the first part already
     values = [column.value for column in columns]
     rows, last_key = monitor.rows, ctx.resume_after
     check_at = rows + CHECK_EVERY_ROWS
@@ -126,10 +179,24 @@ def write_single(
             check_at = rows + CHECK_EVERY_ROWS
     monitor.rows, monitor.last_key = rows, last_key
     writer.close()
+    if spec.gzip:
+        sink.close()
     parts = uploader.close()
     monitor.check(force=True)
     upload.complete(parts)
     return RunResult(rows=rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
+
+
+class _NoBom:
+    """A resumed Excel file has its BOM in part one already."""
+
+    def __init__(self, sink):
+        self._sink = sink
+
+    def write(self, data: bytes) -> int:
+        if data == UTF8_BOM:
+            return len(data)
+        return self._sink.write(data)
 
 
 def _stream_rows(writer: DelimitedWriter, columns: Sequence[Column], records: Iterable, monitor: RunMonitor) -> None:

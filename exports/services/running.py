@@ -17,6 +17,7 @@ from django.utils import timezone
 from exports import states, storage
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
 from exports.models import ExpiredReason, Export, FailureKind
+from exports.options import output_spec
 from exports.services import pipeline
 from exports.services.failures import is_transient
 from exports.services.requesting import export_enqueue
@@ -116,6 +117,7 @@ def _resume_point(attempt: _Attempt) -> _Resume | None:
     )
     usable = (
         attempt.export_type.output == "single"
+        and output_spec(attempt.export_type, export.parameters).resumable
         and checkpoint.get("upload_id") == export.upload_id
         and checkpoint.get("parts")
         and upload.is_open()
@@ -133,29 +135,46 @@ def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None)
     """Start (or continue) the upload(s) for the type's output shape and stream into them."""
     export, export_type = attempt.export, attempt.export_type
     estimate = export_type.estimate(ctx) + (resume.rows if resume else 0)
+    spec = output_spec(export_type, export.parameters) if export_type.output == "single" else None
     monitor = pipeline.RunMonitor(
         export_id=export.pk,
         attempt=attempt.number,
         deadline=export.deadline_at,
         rows=resume.rows if resume else 0,
-        checkpoints=export_type.output == "single",
+        checkpoints=spec is not None and spec.resumable,
+        max_rows=export_type.max_rows,
+        max_bytes=export_type.max_bytes,
     )
+    if estimate > export_type.max_rows:
+        raise ExportFailure(
+            f"The export would have about {estimate:,} rows, more than the {export_type.max_rows:,} "
+            "allowed for this type; narrow it with filters.",
+            f"Row limit {export_type.max_rows} exceeded by the estimate.",
+        )
     if export_type.output == "multi":
         _record_upload_started(attempt, key="", upload_id="", estimate=estimate)
         return pipeline.write_multi(ctx, export_type, monitor=monitor)
     if resume:
         attempt.upload = resume.upload
     else:
-        key = export_type.storage_key(campaign=ctx.campaign, export_id=str(export.pk), created_at=export.created_at)
+        key = export_type.storage_key(
+            campaign=ctx.campaign,
+            export_id=str(export.pk),
+            created_at=export.created_at,
+            extension=spec.extension if spec else None,
+        )
         attempt.upload = storage.multipart_upload(
-            export_type.storage_alias, key=key, content_type=export_type.content_type, acl=export_type.acl
+            export_type.storage_alias,
+            key=key,
+            content_type=spec.content_type if spec else export_type.content_type,
+            acl=export_type.acl,
         )
         attempt.upload.start()
     _record_upload_started(attempt, key=attempt.upload.key, upload_id=attempt.upload.upload_id, estimate=estimate)
     if export_type.output == "zip":
         return pipeline.write_zip(ctx, export_type, attempt.upload, monitor=monitor)
     result = pipeline.write_single(
-        ctx, export_type, attempt.upload, monitor=monitor, resumed_parts=resume.parts if resume else None
+        ctx, export_type, attempt.upload, monitor=monitor, spec=spec, resumed_parts=resume.parts if resume else None
     )
     if resume:
         # The uploader hashed only this attempt's bytes; hash the finished object once instead.

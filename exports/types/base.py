@@ -97,6 +97,11 @@ class ExportType:
     output: ClassVar[str] = "single"
     # Kept when a fan asks for CCPA deletion (orig: verifiedEntries, scoring, autoReminderEmail).
     ccpa_exempt: ClassVar[bool] = False
+    # Request filters this type understands (see exports/options.py).
+    supported_filters: ClassVar[tuple[str, ...]] = ()
+    # Hard caps: a job over them fails with a clear message (never a truncated file).
+    max_rows: ClassVar[int] = 50_000_000
+    max_bytes: ClassVar[int] = 50 * 1024**3
 
     @property
     def actor_name(self) -> str:
@@ -138,10 +143,10 @@ class ExportType:
         return 0
 
     # --- naming -------------------------------------------------------------------------
-    def file_name(self, *, campaign: Campaign, created_at: datetime) -> str:
+    def file_name(self, *, campaign: Campaign, created_at: datetime, extension: str | None = None) -> str:
         stem = get_valid_filename(campaign.name.replace(" ", "_")) or "campaign"
         stamp = created_at.strftime("%Y%m%d_%H%M%S")
-        return f"{stem}_{campaign.pk}_{self.key}_{stamp}.{self.file_extension}"
+        return f"{stem}_{campaign.pk}_{self.key}_{stamp}.{extension or self.file_extension}"
 
     @property
     def file_extension(self) -> str:
@@ -151,8 +156,24 @@ class ExportType:
     def content_type(self) -> str:
         return "application/zip" if self.output == "zip" else self.file_format.content_type
 
-    def storage_key(self, *, campaign: Campaign, export_id: str, created_at: datetime) -> str:
-        return f"{self.key}/{campaign.pk}/{export_id}/{self.file_name(campaign=campaign, created_at=created_at)}"
+    def storage_key(
+        self, *, campaign: Campaign, export_id: str, created_at: datetime, extension: str | None = None
+    ) -> str:
+        name = self.file_name(campaign=campaign, created_at=created_at, extension=extension)
+        return f"{self.key}/{campaign.pk}/{export_id}/{name}"
+
+    def available_headers(self, campaign: Campaign) -> list[str] | None:
+        """Every column header this campaign's file would have (for the `columns` option);
+        None when the type cannot choose columns."""
+        if self.output != "single":
+            return None
+        ctx = ExportContext(
+            export_id="", campaign=campaign, parameters={}, snapshot={}, page_size=1, started_at=datetime.now()
+        )
+        try:
+            return [column.header for column in self.columns(ctx)]
+        except (KeyError, NotImplementedError):
+            return None
 
     def header_names(self) -> list[str]:
         """The column headers clients can expect (campaign-dependent columns described in words)."""
@@ -169,4 +190,7 @@ class ExportType:
             "output": self.output,
             "storage": self.storage_alias,
             "columns": self.header_names(),
+            "filters": list(self.supported_filters),
+            "options": ["columns", "format", "compression", "excel", "filters"] if self.output == "single" else [],
+            "limits": {"maxRows": self.max_rows, "maxBytes": self.max_bytes},
         }

@@ -104,6 +104,7 @@ class EntriesExport(ExportType):
     # Subclasses that need more entry fields than the orig columns (e.g. scoring) widen this.
     entry_fields: tuple[str, ...] = selectors.ENTRY_ROW_FIELDS
     supports_all_markets = True
+    supported_filters = ("marketIds", "createdFrom", "createdTo")
 
     def header_names(self) -> list[str]:
         headers = [column.header for column in entry_columns(Campaign(pk=0, name=""), include_preferences=False)]
@@ -131,12 +132,31 @@ class EntriesExport(ExportType):
     def columns(self, ctx: ExportContext) -> Sequence[Column]:
         return entry_columns(ctx.campaign, include_preferences=self.include_preferences)
 
+    def condition(self, ctx: ExportContext) -> Q | None:
+        """The type's own condition plus the request's filters."""
+        condition = self.entry_condition
+        filters = ctx.parameters.get("filters") or {}
+        extra = Q()
+        if filters.get("createdFrom"):
+            extra &= Q(created_at__gte=filters["createdFrom"])
+        if filters.get("createdTo"):
+            extra &= Q(created_at__lt=filters["createdTo"])
+        if filters.get("marketIds"):
+            in_markets = Q(market_id__in=filters["marketIds"])
+            if ctx.parameters.get("includeAllMarkets"):
+                in_markets |= Q(pk__in=selectors.entry_ids_with_additional_market(market_ids=filters["marketIds"]))
+            extra &= in_markets
+        if not extra:
+            return condition
+        return extra if condition is None else condition & extra
+
     def estimate(self, ctx: ExportContext) -> int:
         upper_id = ctx.snapshot["max_entry_id"]
-        count = selectors.entry_count(campaign_id=ctx.campaign.pk, upper_id=upper_id, condition=self.entry_condition)
+        condition = self.condition(ctx)
+        count = selectors.entry_count(campaign_id=ctx.campaign.pk, upper_id=upper_id, condition=condition)
         if ctx.parameters.get("includeAllMarkets"):
             count += selectors.additional_market_count(
-                campaign_id=ctx.campaign.pk, upper_id=upper_id, condition=self.entry_condition
+                campaign_id=ctx.campaign.pk, upper_id=upper_id, condition=condition
             )
         return count
 
@@ -144,17 +164,19 @@ class EntriesExport(ExportType):
         markets: dict[int, MarketCells] = ctx.cache["markets"]
         unknown = MarketCells("", "")
         all_markets = bool(ctx.parameters.get("includeAllMarkets"))
+        wanted = set((ctx.parameters.get("filters") or {}).get("marketIds") or ())
         for page in selectors.entry_pages(
             campaign_id=ctx.campaign.pk,
             upper_id=ctx.snapshot["max_entry_id"],
             page_size=ctx.page_size,
-            condition=self.entry_condition,
+            condition=self.condition(ctx),
             after_id=ctx.resume_after or 0,
             fields=self.entry_fields,
         ):
             extra = selectors.additional_market_ids(entry_ids=[row.id for row in page]) if all_markets else {}
             for row in page:
-                yield EntryMarketRecord(row, markets.get(row.market_id, unknown))
+                if not wanted or row.market_id in wanted:
+                    yield EntryMarketRecord(row, markets.get(row.market_id, unknown))
                 for market_id in extra.get(row.id, ()):
-                    if market_id != row.market_id:
+                    if market_id != row.market_id and (not wanted or market_id in wanted):
                         yield EntryMarketRecord(row, markets.get(market_id, unknown))

@@ -1,10 +1,10 @@
 """`fanlist`: one row per fan who entered the campaign (entries are unique per campaign and
 fan, so one per entry), in entry id order: Ticketmaster ids, e-mail, names, phone, postal
-code, locale, markets entered and the entry date. `.csv`.
+code, locale, markets entered and the (first, only) entry date. `.csv`.
 
 Column rules: e-mail and phone take the entry's value, else the fan's; names take the fan's,
 else the entry's (as in entries). The postal code is the fan's own, else the entry's IP postal
-code (a contact list wants the address the fan gave; entries prefer the IP's, orig). `markets`
+code (a contact list wants the address the fan gave; entries prefer the IP's, orig). `markets_entered`
 lists the names of the primary market first, then the additional markets in id order, without
 repeats, joined with `|` (market names contain commas, never bars in practice); the formula
 guard applies to the cell as a whole."""
@@ -41,8 +41,8 @@ FANLIST_COLUMNS: tuple[Column, ...] = (
     Column("phone", lambda r: format_text(r.entry.phone or r.entry.fan__phone)),
     Column("postal_code", lambda r: format_text(r.entry.fan__postal_code or r.entry.ip_postal_code)),
     Column("locale", lambda r: format_text(r.entry.locale)),
-    Column("markets", lambda r: format_text(r.markets)),
-    Column("entry_date", lambda r: format_timestamp(r.entry.created_at)),
+    Column("markets_entered", lambda r: format_text(r.markets)),
+    Column("first_entry_date", lambda r: format_timestamp(r.entry.created_at)),
 )
 
 

@@ -28,6 +28,7 @@ class ScoringExport(EntriesExport):
     file_format = TXT_TAB
     storage_alias = "scoring"
     acl = "bucket-owner-full-control"
+    ccpa_exempt = True  # orig: CCPA deletion keeps scoring exports
     include_preferences = False
     supports_all_markets = False
     entry_fields = selectors.ENTRY_SCORING_FIELDS

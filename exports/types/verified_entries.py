@@ -43,6 +43,7 @@ class VerifiedEntriesExport(ScoringRecordsExport):
     label = "Verified entries"
     description = "One row per scoring record of a fan who entered: ids, contact, market, score, rank, selection."
     storage_alias = "vf_scoring"
+    ccpa_exempt = True  # orig: CCPA deletion keeps verifiedEntries exports
     record_columns = VERIFIED_ENTRY_COLUMNS
 
     def scoring_condition(self) -> Q | None:

@@ -69,7 +69,7 @@ def test_small_dataset_has_the_requested_counts(demo):
         "sms_wave_fans": SmsWave.fans.through.objects.count(),
     }
     assert (demo.campaigns, demo.entries) == (CAMPAIGNS, ENTRIES)
-    per_campaign = list(Campaign.objects.annotate(n=Count("entries")).values_list("n", flat=True))
+    per_campaign = list(Campaign.objects.annotate(n=Count("entries")).order_by("id").values_list("n", flat=True))
     assert per_campaign[0] >= 0.7 * ENTRIES and sum(per_campaign) == ENTRIES
     assert Campaign.objects.filter(is_fan_club=True).exclude(fan_club_name="").count() == 1
     assert Campaign.objects.filter(is_lnaa=True).count() == 1
@@ -91,20 +91,20 @@ def test_same_seed_gives_the_same_data_and_another_seed_does_not():
     assert _snapshot(first) != _snapshot(third)
 
 
+def _fan_and_entry_with(lookup: str, value: str) -> bool:
+    """Some fan and some entry hold the value in a name or the e-mail."""
+    condition = Q()
+    for name in ("first_name", "last_name", "email"):
+        condition |= Q(**{f"{name}__{lookup}": value})
+    return Fan.objects.filter(condition).exists() and Entry.objects.filter(condition).exists()
+
+
 @pytest.mark.django_db
 def test_awkward_values_are_present(demo):
-    def people_with(**lookup) -> bool:
-        ((name, value),) = lookup.items()
-        fields = ("first_name", "last_name", "email")
-        condition = Q()
-        for field in fields:
-            condition |= Q(**{f"{field}__{name}": value})
-        return Fan.objects.filter(condition).exists() and Entry.objects.filter(condition).exists()
-
     for text in (",", '"', "\t", "\n", "\r", "Zoë", "Ñúñez", "山田 太郎", "Ὀδυσσεύς", "🎸"):
-        assert people_with(contains=text), repr(text)
+        assert _fan_and_entry_with("contains", text), repr(text)
     for prefix in ("=", "+", "-", "@"):
-        assert people_with(startswith=prefix), prefix
+        assert _fan_and_entry_with("startswith", prefix), prefix
     assert Fan.objects.filter(first_name='=HYPERLINK("http://x")', last_name="@SUM(1+1)").exists()
     assert Fan.objects.filter(first_name="+cmd", last_name="-2+3").exists()
     for field in ("first_name", "last_name", "email", "phone", "postal_code"):

@@ -165,12 +165,20 @@ def _promoters_and_entries(main, other, *, fans, markets):
     def entry(pk, campaign, fan, market, created, *, allow_promoter=True, opt_ins=(), **fields):
         created_at = datetime(*created, tzinfo=UTC)
         row = Entry.objects.create(
-            pk=pk, campaign=campaign, fan=fan, market=market, created_at=created_at, allow_promoter=allow_promoter, **fields
+            pk=pk,
+            campaign=campaign,
+            fan=fan,
+            market=market,
+            created_at=created_at,
+            allow_promoter=allow_promoter,
+            **fields,
         )
         row.promoter_opt_ins.add(*opt_ins)
 
     entry(8401, main, ann, chicago, (2026, 1, 2, 3, 4, 5, 123456), opt_ins=[live, formula], ip_postal_code="10001")
-    entry(8402, main, zoe, london, (2026, 1, 3), opt_ins=[live], email="x@y.com", first_name="Entry Zoë", locale="en-gb")
+    entry(
+        8402, main, zoe, london, (2026, 1, 3), opt_ins=[live], email="x@y.com", first_name="Entry Zoë", locale="en-gb"
+    )
     entry(8403, main, yamada, toronto, (2026, 1, 4), opt_ins=[formula], last_name="@SUM(1+1)", locale="ja-jp")
     # Linked to a promoter but without the general promoter opt-in: never exported.
     entry(8404, main, plus, mexico, (2026, 1, 5), allow_promoter=False, opt_ins=[live])

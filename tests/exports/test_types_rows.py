@@ -90,6 +90,10 @@ def test_export_matches_golden_file(export_type):
         assert header == described
 
 
+def test_ccpa_keeps_scoring_and_verified_entries_exports_only():
+    assert {key for key in GOLDEN_CASES if EXPORT_TYPES[key].ccpa_exempt} == {"scoring", "verifiedEntries"}
+
+
 @pytest.mark.django_db
 def test_opt_in_types_keep_only_their_consents():
     campaign = rows_campaign()

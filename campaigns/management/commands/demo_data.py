@@ -35,12 +35,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, entries: int, campaigns: int, seed: int, if_empty: bool, access_group: str, **options):
-        with tqdm(unit="rows", unit_scale=True, disable=options["verbosity"] == 0) as bar:
+        bars: list[tqdm] = []  # made on the first report, so a skipped run prints no bar
 
-            def progress(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
+        def progress(done: int, total: int) -> None:
+            if not bars:
+                bars.append(tqdm(total=total, unit="rows", unit_scale=True, disable=options["verbosity"] == 0))
+            bars[0].update(done - bars[0].n)
 
+        try:
             summary = demo_dataset_create(
                 campaigns=campaigns,
                 entries=entries,
@@ -49,6 +51,9 @@ class Command(BaseCommand):
                 only_if_empty=if_empty,
                 progress=progress,
             )
+        finally:
+            for bar in bars:
+                bar.close()
         if summary.skipped:
             self.stdout.write("Campaigns exist already; no demo data created (--if-empty).")
             return
