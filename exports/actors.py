@@ -43,3 +43,25 @@ def exports_maintenance() -> None:
     from exports.services.maintenance import export_maintenance
 
     export_maintenance()
+
+
+@dramatiq.actor(actor_name="exports_notify_email", queue_name="exports.notify", max_retries=3)
+def exports_notify_email(export_id: str) -> None:
+    """E-mail the requester that their export ended."""
+    from exports.services.notifications import export_send_email
+
+    export_send_email(export_id=export_id)
+
+
+@dramatiq.actor(
+    actor_name="exports_notify_webhook",
+    queue_name="exports.notify",
+    max_retries=6,
+    min_backoff=2_000,
+    max_backoff=300_000,
+)
+def exports_notify_webhook(export_id: str) -> None:
+    """POST the ended export to the request's webhookUrl; retried with backoff on failure."""
+    from exports.services.notifications import export_send_webhook
+
+    export_send_webhook(export_id=export_id)

@@ -57,6 +57,10 @@ class NotAuthenticated(ApiError):
     status = 401
 
 
+class QuotaExceeded(ApiError):
+    status = 429
+
+
 class NotFound(ApiError):
     status = 404
 

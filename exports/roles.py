@@ -3,33 +3,50 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
+# "app_label.codename" of each permission. The campaigns `view_*` ones let staff open the
+# admin's campaign pages (read-only); which campaigns they see is still their access groups.
+_READ = (
+    "exports.view_export",
+    "exports.view_exportevent",
+    "campaigns.view_campaign",
+    "campaigns.view_market",
+)
 DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
-    "Campaign Reporter": ("request_export", "download_export", "view_export"),
+    "Campaign Reporter": ("exports.request_export", "exports.download_export", *_READ),
     "Export Operator": (
-        "request_export",
-        "download_export",
-        "view_export",
-        "retry_export",
-        "cancel_export",
-        "expire_export",
+        "exports.request_export",
+        "exports.download_export",
+        "exports.retry_export",
+        "exports.cancel_export",
+        "exports.expire_export",
+        *_READ,
     ),
-    "Privacy Officer": ("ccpa_delete", "view_export"),
+    "Privacy Officer": ("exports.ccpa_delete", "exports.view_export", "exports.view_exportevent"),
 }
 
 
 def ensure_default_groups(group_model, permission_model) -> None:
-    """Create the default groups and (re)attach their permissions; idempotent."""
-    for group_name, codenames in DEFAULT_GROUPS.items():
+    """Create the default groups and (re)attach their permissions; idempotent. Permissions that
+    do not exist yet (e.g. in a data migration that runs before a model's) are skipped."""
+    for group_name, names in DEFAULT_GROUPS.items():
         group, _ = group_model.objects.get_or_create(name=group_name)
-        permissions = permission_model.objects.filter(content_type__app_label="exports", codename__in=codenames)
-        group.permissions.add(*permissions)
+        wanted = Q()
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            wanted |= Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.add(*permission_model.objects.filter(wanted))
 
 
 def demo_user_ensure(*, username: str, password: str, groups: tuple[str, ...]):
     """Create (or reset) a staff user in the given groups; for the zero-setup demo only."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
+    from django.contrib.auth.models import Group, Permission
 
+    # Re-apply the default groups' permissions, so a demo database made before a role gained one
+    # (e.g. the admin's view permissions) gets it on the next `make run`.
+    ensure_default_groups(Group, Permission)
     user, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
     user.is_staff = True
     user.is_active = True

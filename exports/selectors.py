@@ -63,3 +63,7 @@ def export_pending_ids() -> list[tuple[str, str]]:
 
 def exports_of_campaigns(*, campaign_ids: list[int]) -> QuerySet[Export]:
     return Export.objects.filter(campaign_id__in=campaign_ids)
+
+
+def export_active_count_for_user(*, user) -> int:
+    return Export.objects.filter(requester=user, status__in=ACTIVE_STATUSES).count()

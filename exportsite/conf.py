@@ -26,6 +26,8 @@ class ExportSettings:
     retention_days: int
     retention_days_by_type: dict[str, int]
     orphan_min_age_seconds: int
+    max_active_per_user: int
+    webhook_secret: str
 
     def retention_days_for(self, export_type: str) -> int:
         return self.retention_days_by_type.get(export_type, self.retention_days)
@@ -55,4 +57,6 @@ def export_settings() -> ExportSettings:
         retention_days=settings.EXPORTS_RETENTION_DAYS,
         retention_days_by_type=settings.EXPORTS_RETENTION_DAYS_BY_TYPE,
         orphan_min_age_seconds=settings.EXPORTS_ORPHAN_MIN_AGE_SECONDS,
+        max_active_per_user=settings.EXPORTS_MAX_ACTIVE_PER_USER,
+        webhook_secret=settings.EXPORTS_WEBHOOK_SECRET,
     )

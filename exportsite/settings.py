@@ -116,6 +116,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "exports.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["exports.permissions.PerUserThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -218,6 +219,14 @@ EXPORTS_MAINTENANCE_INTERVAL_SECONDS = env_int("EXPORTS_MAINTENANCE_INTERVAL_SEC
 EXPORTS_RETENTION_DAYS = env_int("EXPORTS_RETENTION_DAYS", 30, minimum=1)
 EXPORTS_RETENTION_DAYS_BY_TYPE = env_int_map("EXPORTS_RETENTION_DAYS_BY_TYPE")
 EXPORTS_ORPHAN_MIN_AGE_SECONDS = env_int("EXPORTS_ORPHAN_MIN_AGE_SECONDS", 3600, minimum=0)
+# Quotas and notifications.
+EXPORTS_MAX_ACTIVE_PER_USER = env_int("EXPORTS_MAX_ACTIVE_PER_USER", 10, minimum=0)
+EXPORTS_API_RATE = env_str("EXPORTS_API_RATE", "300/min")
+EXPORTS_WEBHOOK_SECRET = env_str("EXPORTS_WEBHOOK_SECRET", SECRET_KEY)
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "exportsite@localhost")
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1, maximum=65535)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -17,6 +17,7 @@ os.environ.setdefault("EXPORTSITE_VAR_DIR", _tmp)
 os.environ.setdefault("LOG_FORMAT", "text")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("EXPORTS_PROGRESS_INTERVAL_SECONDS", "1")
+os.environ.setdefault("EXPORTS_API_RATE", "100000/min")  # throttling has its own test
 
 MOTO_ENDPOINT = ""
 if os.environ.get("EXPORTSITE_TEST_S3") == "1":

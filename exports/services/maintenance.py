@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from exports import states, storage
 from exports.models import ACTIVE_STATUSES, ExpiredReason, Export, FailureKind, PeriodicTask
+from exports.services.notifications import export_ended
 from exports.services.requesting import export_enqueue
 from exports.types import EXPORT_TYPES
 from exportsite.conf import export_settings
@@ -98,6 +99,7 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
             _abort_upload_of(export)
             states.clear_upload(export.pk)
             report.expired += 1
+            export_ended(export_id=str(export.pk))
         return
     if export.attempts < conf.max_attempts:
         if states.requeue(
@@ -123,6 +125,7 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
     ):
         _abort_upload_of(export)
         report.gave_up += 1
+        export_ended(export_id=str(export.pk))
 
 
 def export_apply_retention(*, now: datetime | None = None) -> int:

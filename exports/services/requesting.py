@@ -8,14 +8,18 @@ import logging
 from datetime import timedelta
 
 import dramatiq
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.selectors import campaign_get_visible
 from exports import selectors, states
-from exports.errors import CampaignNotFound, InvalidExportType
+from exports.errors import BadRequest, CampaignNotFound, InvalidExportType, QuotaExceeded
 from exports.models import Export
+from exports.options import OPTION_NAMES, parse_options
 from exports.types import EXPORT_TYPES, export_type_get
+from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +39,10 @@ def export_request(*, campaign_id: object, body: dict, user, correlation_id: str
     campaign = campaign_get_visible(campaign_id=campaign_id, user=user)
     if campaign is None:
         raise CampaignNotFound(campaign_id)
+    _reject_unknown_keys(body, export_type)
     parameters = export_type.parse_parameters(body)
+    parameters.update(parse_options(body=body, export_type=export_type, campaign=campaign, now=timezone.now()))
+    webhook_url = _parse_webhook_url(body.get("webhookUrl"))
     export_type.check_requestable(campaign)
     digest = parameters_digest(parameters)
 
@@ -48,6 +55,7 @@ def export_request(*, campaign_id: object, body: dict, user, correlation_id: str
         )
         if existing is not None:
             return existing, False
+        _check_quota(user)
         try:
             with transaction.atomic():
                 export = Export.objects.create(
@@ -57,6 +65,7 @@ def export_request(*, campaign_id: object, body: dict, user, correlation_id: str
                     parameters_digest=digest,
                     requester=user if user.is_authenticated else None,
                     correlation_id=correlation_id,
+                    webhook_url=webhook_url,
                 )
                 transaction.on_commit(
                     lambda export_id=str(export.pk): export_enqueue(export_id=export_id, export_type=export_type.key)
@@ -69,6 +78,48 @@ def export_request(*, campaign_id: object, body: dict, user, correlation_id: str
         )
         return export, True
     raise RuntimeError("could not create or find the active export after several attempts")
+
+
+# Keys the old clients send for any type; accepted, and used only where the type declares them.
+_ORIG_KEYS = {"exportType", "dateKey", "includeAllMarkets"}
+
+
+def _reject_unknown_keys(body: dict, export_type) -> None:
+    known = _ORIG_KEYS | set(OPTION_NAMES) | {"webhookUrl"} | {p.name for p in export_type.parameters}
+    unknown = sorted(key for key in body if key not in known)
+    if unknown:
+        raise BadRequest(
+            "Unknown parameter(s): " + ", ".join(f"'{key}'" for key in unknown) + ".",
+            f"Export type '{export_type.key}' takes: " + ", ".join(sorted(known - {"exportType"})) + ".",
+        )
+
+
+def _parse_webhook_url(value: object) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > 2000:
+        raise BadRequest("Invalid 'webhookUrl' value: expected an http(s) URL.", "")
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise BadRequest(
+            f"Invalid 'webhookUrl' value: '{value}'.", "The 'webhookUrl' must be an http(s) URL."
+        ) from None
+    return value
+
+
+def _check_quota(user) -> None:
+    """A soft per-user cap on PENDING + TRIGGERED jobs (checked when a new job would be created)."""
+    limit = export_settings().max_active_per_user
+    if not limit or not user.is_authenticated:
+        return
+    active = selectors.export_active_count_for_user(user=user)
+    if active >= limit:
+        raise QuotaExceeded(
+            "Too many active exports.",
+            f"You have {active} exports pending or running; the limit is {limit}. Try again when one finishes.",
+            headers={"Retry-After": "30"},
+        )
 
 
 def export_enqueue(*, export_id: str, export_type: str, delay_seconds: int = 0) -> bool:

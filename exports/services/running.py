@@ -20,6 +20,7 @@ from exports.models import ExpiredReason, Export, FailureKind
 from exports.options import output_spec
 from exports.services import pipeline
 from exports.services.failures import is_transient
+from exports.services.notifications import export_ended
 from exports.services.requesting import export_enqueue
 from exports.storage import UploadedPart
 from exports.types import EXPORT_TYPES
@@ -147,8 +148,8 @@ def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None)
     )
     if estimate > export_type.max_rows:
         raise ExportFailure(
-            f"The export would have about {estimate:,} rows, more than the {export_type.max_rows:,} "
-            "allowed for this type; narrow it with filters.",
+            f"The export would have about {estimate:,} rows, over the limit of {export_type.max_rows:,} "
+            "rows for this type; narrow it with filters.",
             f"Row limit {export_type.max_rows} exceeded by the estimate.",
         )
     if export_type.output == "multi":
@@ -212,6 +213,7 @@ def _finish(attempt: _Attempt, result: pipeline.RunResult) -> str:
         logger.info("export ended elsewhere after upload; file removed", extra=attempt.log)
         return "stopped"
     logger.info("export finished", extra={**attempt.log, "rows": result.rows, "bytes": result.bytes})
+    export_ended(export_id=str(attempt.export.pk))
     return "finished"
 
 
@@ -232,6 +234,13 @@ def _is_worker_time_limit(exc: BaseException) -> bool:
 
 def _end_unsuccessfully(attempt: _Attempt, exc: BaseException) -> str:
     """Put the job in the state that explains why this attempt ended; returns the outcome name."""
+    outcome = _record_end(attempt, exc)
+    if outcome in ("failed", "expired"):
+        export_ended(export_id=str(attempt.export.pk))
+    return outcome
+
+
+def _record_end(attempt: _Attempt, exc: BaseException) -> str:
     pk, number, log = attempt.export.pk, attempt.number, attempt.log
     if isinstance(exc, ExportStopped):
         current = Export.objects.filter(pk=pk).values_list("status", "attempts").first()

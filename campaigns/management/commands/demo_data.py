@@ -1,6 +1,7 @@
 """Fill the database with a deterministic demo dataset (see campaigns.services.demo_dataset_create)."""
 
 import argparse
+from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
@@ -8,26 +9,21 @@ from tqdm import tqdm
 from campaigns.services import demo_dataset_create
 
 
-def _non_negative(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return number
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def integer(value: str) -> int:
+        if int(value) < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is less than {minimum}")
+        return int(value)
 
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return number
+    return integer
 
 
 class Command(BaseCommand):
     help = "Create demo campaigns, fans, entries, codes, scoring records and SMS waves."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--entries", type=_non_negative, required=True, help="Entries in total.")
-        parser.add_argument("--campaigns", type=_positive, default=4, help="Campaigns (default 4).")
+        parser.add_argument("--entries", type=_int_at_least(0), required=True, help="Entries in total.")
+        parser.add_argument("--campaigns", type=_int_at_least(1), default=4, help="Campaigns (default 4).")
         parser.add_argument("--seed", type=int, default=1, help="Same seed, same data (default 1).")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if any campaign exists.")
         parser.add_argument(
