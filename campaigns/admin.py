@@ -1,11 +1,12 @@
 from django.contrib import admin
 
 from campaigns.models import Campaign, Code, Entry, Fan, Market, Promoter, ScoringRecord, SmsWave
-from campaigns.selectors import campaigns_visible_to
+from exports import permissions
 
 
 class CampaignScopedAdmin(admin.ModelAdmin):
-    """Staff see only rows of campaigns whose access groups they belong to."""
+    """Staff see only rows of campaigns whose access groups they belong to (exports.permissions,
+    the rule the export API and admin use too)."""
 
     campaign_path = "campaign"
 
@@ -13,7 +14,8 @@ class CampaignScopedAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(**{f"{self.campaign_path}__in": campaigns_visible_to(request.user).values("pk")})
+        visible = permissions.visible_campaigns(request.user).values("pk")
+        return queryset.filter(**{f"{self.campaign_path}__in": visible})
 
 
 class MarketInline(admin.TabularInline):
@@ -30,6 +32,13 @@ class CampaignAdmin(CampaignScopedAdmin):
     list_filter = ("is_fan_club", "is_lnaa")
     filter_horizontal = ("promoters", "access_groups")
     inlines = [MarketInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        links = {
+            "can_view_exports": permissions.user_can(request.user, "view"),
+            "can_request_export": permissions.user_can(request.user, "request"),
+        }
+        return super().change_view(request, object_id, form_url, {**links, **(extra_context or {})})
 
 
 @admin.register(Market)
@@ -49,7 +58,8 @@ class FanAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
-        return queryset.filter(entries__campaign__in=campaigns_visible_to(request.user).values("pk")).distinct()
+        visible = permissions.visible_campaigns(request.user).values("pk")
+        return queryset.filter(entries__campaign__in=visible).distinct()
 
 
 @admin.register(Entry)

@@ -108,7 +108,7 @@ SELECT_OPTIONS = {
 TEXT_ANSWERS = ("Since day one!", "My daughter loves you", "Saw you in 2019, best night ever", "")
 
 # Big tables are written as plain tuples in these column orders: the ORM's per-field work in
-# bulk_create made 1M entries take 4-5 minutes; tuples + COPY/executemany take well under 2.
+# bulk_create made 1M entries take 3.5-4.5 minutes; tuples + COPY/executemany take about 1.5-2.
 TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "fans": (Fan, ("id", "tm_id", "member_id", "global_user_id", "email", "phone", "postal_code", "first_name",
                    "last_name")),

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.selectors import campaign_get_visible
-from exports import selectors, storage
+from exports import schema, selectors, storage
 from exports.errors import BadRequest, ExportNotFound, InvalidExportType, NotFound, error_body
 from exports.health import health_report
 from exports.permissions import CanDeleteForCcpa, CanRequestExports, user_can
@@ -35,6 +35,7 @@ def _parse_list_query(query) -> dict:
 class CampaignExportsApi(APIView):
     permission_classes = [IsAuthenticated, CanRequestExports]
 
+    @schema.export_create
     def post(self, request, campaign_id: str):
         if not isinstance(request.data, dict):
             raise BadRequest("Malformed request body.", "The body must be a JSON object.")
@@ -47,6 +48,7 @@ class CampaignExportsApi(APIView):
         body = ExportSerializer(export, context=_context(request)).data
         return Response(body, status=201 if created else 200)
 
+    @schema.export_list
     def get(self, request, campaign_id: str):
         query = _parse_list_query(request.query_params)
         if query.get("exportType") and export_type_get(query["exportType"]) is None:
@@ -67,6 +69,7 @@ class CampaignExportsApi(APIView):
 class CampaignExportDetailApi(APIView):
     permission_classes = [IsAuthenticated, CanRequestExports]
 
+    @schema.export_retrieve
     def get(self, request, campaign_id: str, export_id: str):
         export = selectors.export_get(user=request.user, campaign_id=campaign_id, export_id=export_id)
         if export is None:
@@ -77,13 +80,17 @@ class CampaignExportDetailApi(APIView):
 class CcpaUserExportsApi(APIView):
     permission_classes = [IsAuthenticated, CanDeleteForCcpa]
 
+    @schema.ccpa_delete
     def delete(self, request, user_id: str):
+        if "\x00" in user_id or len(user_id) > 200:
+            raise BadRequest("Invalid user id.", "A user id is at most 200 characters, without NUL bytes.")
         return Response(ccpa_delete_user_exports(user_id=user_id, actor=request.user))
 
 
 class ExportTypesApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @schema.export_types_list
     def get(self, request):
         return Response([export_type.describe() for export_type in EXPORT_TYPES.values()])
 

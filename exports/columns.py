@@ -19,7 +19,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# ASCII digits only (Python's \d would accept other scripts' digits; SQL's [0-9] would not).
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def guard_formula(text: str) -> str:
@@ -56,23 +57,38 @@ def format_text(value: Any) -> str:
     return guard_formula(str(value))
 
 
-def _answer_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """JSON as PostgreSQL prints jsonb: `, ` and `: ` separators, object keys ordered by length
+    in bytes and then bytewise, so the COPY fast path can write the same text."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode("utf-8")), k.encode("utf-8")))
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {json_text(value[k])}" for k in keys) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(json_text(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _answer_item_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return format_bool(value)
     if isinstance(value, int | float):
         return format_number(value)
+    if isinstance(value, str):
+        return value
+    return json_text(value)
+
+
+def _answer_text(value: Any) -> str:
     if isinstance(value, list):
-        return ",".join(_answer_text(item) for item in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+        return ",".join(_answer_item_text(item) for item in value)
+    return _answer_item_text(value)
 
 
 def format_answer(value: Any) -> str:
-    """A registration answer: booleans as true/false, lists joined by commas, objects as JSON,
-    missing as `false` (orig); the formula guard applies to the whole cell."""
+    """A registration answer: booleans as true/false, lists joined by commas (nested values as
+    JSON), objects as JSON, missing as `false` (orig); the formula guard applies to the whole cell."""
     if value is None:
         return "false"
     if isinstance(value, bool | int | float):
@@ -91,10 +107,13 @@ def format_select_show(event_date: date | None, city: str, state: str) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """One output column: its header and how to turn a record into the cell's text."""
+    """One output column: its header, how to turn a record into the cell's text, and optionally
+    the same formatting as a SQL expression (exports.columns_sql) for the COPY fast path; `sql`
+    takes the field-path prefix of the row's entry ("" or "entry__")."""
 
     header: str
     value: Callable[[Any], str]
+    sql: Callable[[str], Any] | None = None
 
 
 def header_row(columns: Sequence[Column]) -> list[str]:

@@ -1,8 +1,15 @@
-"""Health checks for /heartbeat: database, broker, storage, each bounded by a short timeout."""
+"""Health checks for /heartbeat: database, broker, storage, each bounded by a short timeout.
+
+The checks run in parallel on a small pool. A check that hangs (a frozen Redis, a black-holed
+S3 endpoint) is reported as failed once the budget is spent, and is not started again while it
+still runs: the next heartbeats wait on the same attempt. So a hung dependency holds at most one
+thread per check, and never delays the other checks or the answer.
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 
 import dramatiq
@@ -13,47 +20,70 @@ from exports import storage
 
 _TIMEOUT_SECONDS = 3.0
 _pool = concurrent.futures.ThreadPoolExecutor(max_workers=3, thread_name_prefix="health")
+_inflight: dict[str, tuple[float, concurrent.futures.Future]] = {}
+_inflight_lock = threading.Lock()
 
 
-def _check_database() -> None:
+def _check_database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     finally:
         connection.close()
+    return connection.vendor
 
 
-def _check_broker() -> None:
+def _check_broker() -> str:
     broker = dramatiq.get_broker()
     client = getattr(broker, "client", None)
     if client is not None:  # Redis
         client.ping()
-        return
+        return "redis"
     if hasattr(broker, "connection"):  # RabbitMQ: opening the channel proves the server answers
         broker.connection  # noqa: B018
-        return
+        return "rabbitmq"
+    if type(broker).__name__ == "StubBroker":
+        # No broker URL: messages live in this process and its in-process worker consumes them.
+        return "in-process"
+    return type(broker).__name__
 
 
-def _check_storage() -> None:
+def _check_storage() -> str:
     for alias in settings.EXPORT_STORAGE_ALIASES:
         storage.storage_ping(alias)
+    aliases = settings.EXPORT_STORAGE_ALIASES
+    return ",".join(sorted({"s3" if "s3" in settings.STORAGES[a]["BACKEND"].lower() else "local" for a in aliases}))
 
 
 CHECKS = {"database": _check_database, "broker": _check_broker, "storage": _check_storage}
 
 
+def _start(name: str) -> tuple[float, concurrent.futures.Future]:
+    """The running attempt of check `name`, or a new one when none is running."""
+    with _inflight_lock:
+        current = _inflight.get(name)
+        if current is None or current[1].done():
+            current = (time.monotonic(), _pool.submit(CHECKS[name]))
+            _inflight[name] = current
+        return current
+
+
 def health_report() -> dict:
-    """{"status": "ok"|"fail", "checks": {name: {"status", "ms", "error"?}}}; never raises."""
-    started = {name: (time.monotonic(), _pool.submit(check)) for name, check in CHECKS.items()}
-    checks = {}
+    """{"status": "ok"|"fail", "failed": [names], "checks": {name: {"status", "ms", "backend"?, "error"?}}};
+    never raises, answers within about _TIMEOUT_SECONDS."""
+    asked = time.monotonic()
+    started = {name: _start(name) for name in CHECKS}
+    checks: dict[str, dict] = {}
     for name, (began, future) in started.items():
         try:
-            future.result(timeout=max(0.1, _TIMEOUT_SECONDS - (time.monotonic() - began)))
-            checks[name] = {"status": "ok"}
+            backend = future.result(timeout=max(0.0, _TIMEOUT_SECONDS - (time.monotonic() - asked)))
+            checks[name] = {"status": "ok", "backend": backend}
         except concurrent.futures.TimeoutError:
-            checks[name] = {"status": "fail", "error": f"no answer within {_TIMEOUT_SECONDS:g}s"}
+            waited = time.monotonic() - began
+            error = f"no answer within {_TIMEOUT_SECONDS:g}s (running for {waited:.1f}s)"
+            checks[name] = {"status": "fail", "error": error}
         except Exception as exc:  # noqa: BLE001 - report, never raise
             checks[name] = {"status": "fail", "error": f"{type(exc).__name__}: {exc}"[:300]}
-        checks[name]["ms"] = round((time.monotonic() - began) * 1000, 1)
-    status = "ok" if all(check["status"] == "ok" for check in checks.values()) else "fail"
-    return {"status": status, "checks": checks}
+        checks[name]["ms"] = round((time.monotonic() - max(began, asked)) * 1000, 1)
+    failed = [name for name, check in checks.items() if check["status"] != "ok"]
+    return {"status": "fail" if failed else "ok", "failed": failed, "checks": checks}

@@ -129,11 +129,12 @@ def _parse_filters(value: object, *, export_type, campaign: Campaign, now: datet
 
 
 def _parse_market_ids(value: object, campaign: Campaign) -> list[int]:
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in value)
-    ):
+    valid = (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in value)
+    )
+    if not valid:
         raise BadRequest("Invalid 'marketIds' filter: expected a non-empty list of market ids.", "")
     known = set(campaign.markets.filter(pk__in=value).values_list("pk", flat=True))
     unknown = sorted(set(value) - known)
@@ -152,20 +153,23 @@ def _parse_instant(name: str, value: object, now: datetime) -> str:
     if isinstance(value, str):
         text = value.strip()
         relative = _RELATIVE.match(text)
-        if text == "now":
-            instant = now
-        elif relative:
-            instant = now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
-        else:
-            instant = parse_datetime(text)
-            if instant is not None and instant.tzinfo is None:
-                instant = instant.replace(tzinfo=UTC)
-    if instant is None:
-        raise BadRequest(
-            f"Invalid '{name}' filter: '{value}'.",
-            "Use an ISO 8601 timestamp, 'now', or a relative value like '-7d', '-6h', '-30m'.",
-        )
-    return instant.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        try:
+            if text == "now":
+                instant = now
+            elif relative:
+                instant = now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+            else:
+                instant = parse_datetime(text)
+                if instant is not None and instant.tzinfo is None:
+                    instant = instant.replace(tzinfo=UTC)
+            if instant is not None:
+                return instant.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        except (OverflowError, ValueError):
+            pass  # e.g. year 1 with a positive offset, or an impossible date: not an instant
+    raise BadRequest(
+        f"Invalid '{name}' filter: '{value}'.",
+        "Use an ISO 8601 timestamp, 'now', or a relative value like '-7d', '-6h', '-30m'.",
+    )
 
 
 @dataclass(frozen=True)

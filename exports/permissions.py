@@ -2,7 +2,8 @@
 
 Actions come from Django permissions granted through auth groups; campaign visibility comes
 from the campaign's access groups (superusers see everything). Both are needed to act on an
-export: the action's permission, and the export's campaign visible to the user.
+export: the action's permission, and the export's campaign visible to the user (the admin's and
+the API's export reads are scoped with `visible_campaigns`, through exports.selectors).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
-from exports.errors import ExportNotFound, MissingPermissions
+from exports.errors import MissingPermissions
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -46,27 +47,6 @@ def require(user: User, action: str) -> None:
 def visible_campaigns(user: User) -> QuerySet[Campaign]:
     """The campaigns whose data and exports `user` may see (superusers: all)."""
     return campaigns_visible_to(user)
-
-
-def can_see_campaign(user: User, campaign_id: object) -> bool:
-    try:
-        pk = int(str(campaign_id))
-    except ValueError:
-        return False
-    return visible_campaigns(user).filter(pk=pk).exists()
-
-
-def user_can_on_export(user: User, action: str, *, campaign_id: int) -> bool:
-    """`action` on an export of campaign `campaign_id`: the permission and the campaign visible."""
-    return user_can(user, action) and can_see_campaign(user, campaign_id)
-
-
-def require_on_export(user: User, action: str, *, export_id: object, campaign_id: int) -> None:
-    """Raise MissingPermissions without the permission, ExportNotFound (never leak existence)
-    when the export's campaign is not visible."""
-    require(user, action)
-    if not can_see_campaign(user, campaign_id):
-        raise ExportNotFound(export_id)
 
 
 class CanRequestExports(BasePermission):

@@ -65,4 +65,4 @@ class ExportSerializer(serializers.BaseSerializer):
 class ExportListQuerySerializer(serializers.Serializer):
     exportType = serializers.CharField(required=False, allow_blank=True)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=10_000_000, default=0)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_dramatiq",
     "campaigns",
     "exports",
@@ -100,11 +101,22 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
 # --- Security when DEBUG is off -------------------------------------------------------------
+# Django's defaults already send X-Frame-Options: DENY, nosniff, Referrer-Policy: same-origin
+# and Cross-Origin-Opener-Policy: same-origin; the ones below are stated for the deploy review.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # HSTS is opt-in: once a browser has seen it, plain HTTP stays refused for max-age seconds.
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0, minimum=0)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    # Usually the TLS proxy redirects; opt in when it does not. Probes and scrapers that call
+    # the service over plain HTTP inside the network keep working.
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+    SECURE_REDIRECT_EXEMPT = [r"^heartbeat$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API -------------------------------------------------------------------------------
@@ -128,8 +140,31 @@ SIMPLE_JWT = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "exportsite API",
-    "DESCRIPTION": "Campaign data exports as downloadable files.",
+    "DESCRIPTION": (
+        "Campaign data exports as downloadable files. Every error has the shape "
+        '`{"error": {"status", "message", "payload"}}` (see the `Error` schema). '
+        "Authenticate with `POST /auth/token` and send `Authorization: Bearer <access>`."
+    ),
     "VERSION": "1.0.0",
+    # The schema and the docs page are public; what they describe still needs a token.
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Offline: Swagger UI's files come from drf-spectacular-sidecar through STATIC_URL, and the
+    # online validator badge (a request to swagger.io) is switched off.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayOperationId": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "exports.schema.add_plain_django_views",
+    ],
+    "TAGS": [
+        {"name": "auth", "description": "JSON Web Tokens (djangorestframework-simplejwt)."},
+        {"name": "exports", "description": "Requesting and reading export jobs."},
+        {"name": "downloads", "description": "Files of finished exports in local-folder storage."},
+        {"name": "privacy", "description": "CCPA deletion."},
+        {"name": "operations", "description": "Health and metrics (no authentication)."},
+    ],
 }
 
 # --- Broker (Dramatiq) ----------------------------------------------------------------------
@@ -148,6 +183,24 @@ DRAMATIQ_BROKER = {
         "exports.worker_middleware.MaintenanceTicker",
     ],
 }
+# Worker metrics (docs/operations.md, "Metrics"): with a port, every `rundramatiq` serves the
+# Dramatiq and export metrics of all its processes there. Prometheus' multiprocess mode is
+# needed for that, and must be on before any metric exists, so its folder comes from the
+# environment of the worker processes (never set it for the web processes).
+EXPORTS_WORKER_METRICS_PORT = env_int("EXPORTS_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
+EXPORTS_WORKER_METRICS_HOST = env_str("EXPORTS_WORKER_METRICS_HOST", "0.0.0.0")
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if EXPORTS_WORKER_METRICS_PORT:
+    if not PROMETHEUS_MULTIPROC_DIR:
+        raise ImproperlyConfigured(
+            "Environment variable PROMETHEUS_MULTIPROC_DIR is required when EXPORTS_WORKER_METRICS_PORT is set."
+        )
+    if not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+        raise ImproperlyConfigured(
+            "Environment variable PROMETHEUS_MULTIPROC_DIR must name an existing folder, "
+            f"got {PROMETHEUS_MULTIPROC_DIR!r}."
+        )
+    DRAMATIQ_BROKER["MIDDLEWARE"].append("exports.metrics.WorkerMetrics")
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 # With no broker URL the web process runs the worker itself (zero-setup mode).
 EXPORTS_INPROCESS_WORKER = env_bool("EXPORTS_INPROCESS_WORKER", not DRAMATIQ_BROKER_URL)
@@ -205,6 +258,8 @@ if (
     raise ImproperlyConfigured(
         "Environment variable EXPORTS_PART_SIZE_KB must be >= 5120 with AWS S3 (its minimum part size)."
     )
+# PostgreSQL only: let the database format rows and stream them with COPY (see copy_path.py).
+EXPORTS_COPY_FAST_PATH = env_bool("EXPORTS_COPY_FAST_PATH", True)
 EXPORTS_PAGE_SIZE = env_int("EXPORTS_PAGE_SIZE", 5000, minimum=10, maximum=100_000)
 EXPORTS_DOWNLOAD_URL_TTL_SECONDS = env_int("EXPORTS_DOWNLOAD_URL_TTL_SECONDS", 900, minimum=10)
 EXPORTS_DEFAULT_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600, minimum=5)

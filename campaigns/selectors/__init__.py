@@ -13,11 +13,14 @@ from campaigns.selectors.entries import (
     ENTRY_ROW_FIELDS,
     additional_market_count,
     additional_market_ids,
+    additional_market_rows_queryset,
     campaign_markets,
+    entry_batch_boundary,
     entry_count,
     entry_ids_with_additional_market,
     entry_max_id,
     entry_pages,
+    entry_rows_queryset,
 )
 from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan
 from campaigns.selectors.promoters import (
@@ -46,6 +49,9 @@ from campaigns.selectors.scoring import (
 )
 
 __all__ = [
+    "entry_batch_boundary",
+    "additional_market_rows_queryset",
+    "entry_rows_queryset",
     "ENTRY_ROW_FIELDS",
     "additional_market_count",
     "additional_market_ids",

@@ -103,3 +103,39 @@ def entry_ids_with_additional_market(*, market_ids: Sequence[int]) -> QuerySet:
     """Subquery: ids of entries that list one of these markets as an additional market."""
     through = Entry.additional_markets.through
     return through.objects.filter(market_id__in=market_ids).values("entry_id")
+
+
+def entry_rows_queryset(
+    *, campaign_id: int, upper_id: int, after_id: int, condition: Q, market_ids: Sequence[int] | None
+) -> QuerySet:
+    """Entries in their primary market, for a single streamed query (the COPY fast path)."""
+    queryset = Entry.objects.filter(condition, campaign_id=campaign_id, id__gt=after_id, id__lte=upper_id)
+    return queryset.filter(market_id__in=market_ids) if market_ids else queryset
+
+
+def additional_market_rows_queryset(
+    *, campaign_id: int, upper_id: int, after_id: int, condition: Q, market_ids: Sequence[int] | None
+) -> QuerySet:
+    """Entry ↔ additional market links (one row each), the entry's own market excluded."""
+    through = Entry.additional_markets.through
+    queryset = through.objects.filter(
+        entry__campaign_id=campaign_id, entry_id__gt=after_id, entry_id__lte=upper_id
+    ).exclude(market_id=F("entry__market_id"))
+    if condition:
+        queryset = queryset.filter(entry__in=Entry.objects.filter(condition).values("pk"))
+    return queryset.filter(market_id__in=market_ids) if market_ids else queryset
+
+
+def entry_batch_boundary(
+    *, campaign_id: int, after_id: int, upper_id: int, condition: Q | None, rows: int
+) -> int | None:
+    """The id of the `rows`-th matching entry after `after_id` (or `upper_id` when fewer are
+    left); None when none is left. An index-only walk of (campaign, id)."""
+    queryset = Entry.objects.filter(campaign_id=campaign_id, id__gt=after_id, id__lte=upper_id)
+    if condition is not None:
+        queryset = queryset.filter(condition)
+    ids = queryset.order_by("id").values_list("id", flat=True)
+    found = list(ids[rows - 1 : rows]) if rows > 0 else []
+    if found:
+        return found[0]
+    return upper_id if ids.exists() else None

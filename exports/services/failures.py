@@ -5,7 +5,16 @@ from __future__ import annotations
 import botocore.exceptions
 from django.db import InterfaceError, OperationalError
 
-_TRANSIENT_S3_CODES = {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling"}
+# NoSuchUpload: the open upload vanished (storage restarted, or cleaned up); the next attempt
+# sees it is gone and starts the file over.
+_TRANSIENT_S3_CODES = {
+    "SlowDown",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "Throttling",
+    "NoSuchUpload",
+}
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from exports import states, storage
+from exports import metrics, states, storage
 from exports.models import ACTIVE_STATUSES, ExpiredReason, Export, FailureKind, PeriodicTask
 from exports.services.notifications import export_ended
 from exports.services.requesting import export_enqueue
@@ -68,6 +68,7 @@ def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
             from_statuses=("PENDING",),
             message="The export could not finish before its deadline.",
         ):
+            metrics.record_job_end(export.export_type, "EXPIRED", metrics.seconds_since(export.triggered_at))
             _abort_upload_of(export)
             states.clear_upload(export.pk)
             report.expired += 1
@@ -96,6 +97,7 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
             attempt=export.attempts,
             message="The export took longer than its time limit.",
         ):
+            metrics.record_job_end(export.export_type, "EXPIRED", metrics.seconds_since(export.triggered_at))
             _abort_upload_of(export)
             states.clear_upload(export.pk)
             report.expired += 1
@@ -114,6 +116,7 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
                 export_type=export.export_type,
                 delay_seconds=conf.retry_delay_seconds(export.attempts),
             )
+            metrics.record_retry(export.export_type)
             report.retried += 1
         return
     if states.fail(
@@ -123,6 +126,8 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
         message=f"The export was interrupted {export.attempts} times and was given up.",
         payload=f"no heartbeat since {export.heartbeat_at:%Y-%m-%dT%H:%M:%SZ}",
     ):
+        metrics.record_job_end(export.export_type, "FAILED", metrics.seconds_since(export.triggered_at))
+        metrics.record_failure(export.export_type, FailureKind.TRANSIENT)
         _abort_upload_of(export)
         report.gave_up += 1
         export_ended(export_id=str(export.pk))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from exports import states, storage
+from exports import metrics, states, storage
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
 from exports.models import ExpiredReason, Export, FailureKind
 from exports.options import output_spec
@@ -79,20 +79,10 @@ class _Attempt:
 
 def _run_claimed(export: Export, export_type: ExportType) -> str:
     attempt = _Attempt(export, export_type)
-    resume = _resume_point(attempt)
-    logger.info("export started", extra={**attempt.log, "attempt": attempt.number, "resumed": resume is not None})
-    snapshot = export.snapshot if resume and export.snapshot else export_type.snapshot(export.campaign)
-    Export.objects.filter(pk=export.pk).update(snapshot=snapshot)
-    ctx = ExportContext(
-        export_id=str(export.pk),
-        campaign=export.campaign,
-        parameters=export.parameters,
-        snapshot=snapshot,
-        page_size=export_settings().page_size,
-        started_at=export.triggered_at or timezone.now(),
-        resume_after=resume.last_key if resume else None,
-    )
     try:
+        resume = _resume_point(attempt)
+        logger.info("export started", extra={**attempt.log, "attempt": attempt.number, "resumed": resume is not None})
+        ctx = _context(export, export_type, resume)
         export_type.prepare(ctx)
         result = _write_output(ctx, attempt, resume)
     except BaseException as exc:  # noqa: BLE001 - every way out is recorded on the job
@@ -103,10 +93,31 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
     return _finish(attempt, result)
 
 
+def _context(export: Export, export_type: ExportType, resume: _Resume | None) -> ExportContext:
+    """The job's snapshot is fixed by its first attempt and kept by every retry, so a retried
+    or resumed run reads the same rows and names its files with the same start time."""
+    snapshot = export.snapshot or {**export_type.snapshot(export.campaign), "started_at": timezone.now().isoformat()}
+    if not export.snapshot:
+        Export.objects.filter(pk=export.pk).update(snapshot=snapshot)
+    started_at = datetime.fromisoformat(snapshot["started_at"]) if "started_at" in snapshot else timezone.now()
+    return ExportContext(
+        export_id=str(export.pk),
+        campaign=export.campaign,
+        parameters=export.parameters,
+        snapshot=snapshot,
+        page_size=export_settings().page_size,
+        started_at=started_at,
+        resume_after=resume.last_key if resume else None,
+    )
+
+
 def _resume_point(attempt: _Attempt) -> _Resume | None:
     """The previous attempt's upload and checkpoint, if this run can continue it; otherwise any
     leftover upload is aborted and the run starts over."""
     export, checkpoint = attempt.export, attempt.export.checkpoint or {}
+    if attempt.export_type.output == "multi":
+        _discard_multi_leftovers(attempt, checkpoint)
+        return None
     if not export.upload_id:
         return None
     upload = storage.multipart_upload(
@@ -130,6 +141,18 @@ def _resume_point(attempt: _Attempt) -> _Resume | None:
     parts = [UploadedPart(number=n, etag=etag, size=size) for n, etag, size in checkpoint["parts"]]
     logger.info("export resumes", extra={**attempt.log, "next_part": len(parts) + 1, "rows": checkpoint["rows"]})
     return _Resume(upload=upload, parts=parts, rows=checkpoint["rows"], last_key=checkpoint["last_key"])
+
+
+def _discard_multi_leftovers(attempt: _Attempt, checkpoint: dict) -> None:
+    """A multi-file run starts over: remove what an interrupted attempt left (its finished
+    objects and its open upload), so consumers never see a partial or doubled set."""
+    alias = attempt.export_type.storage_alias
+    for key in checkpoint.get("keys", []):
+        storage.object_delete(alias, key)
+    for key, upload_id in checkpoint.get("open", []):
+        storage.multipart_upload(alias, key=key, content_type="", acl="private", upload_id=upload_id).abort()
+    if checkpoint:
+        states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
 
 
 def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None) -> pipeline.RunResult:
@@ -213,6 +236,13 @@ def _finish(attempt: _Attempt, result: pipeline.RunResult) -> str:
         logger.info("export ended elsewhere after upload; file removed", extra=attempt.log)
         return "stopped"
     logger.info("export finished", extra={**attempt.log, "rows": result.rows, "bytes": result.bytes})
+    metrics.record_job_end(
+        attempt.export_type.key,
+        "FINISHED",
+        metrics.seconds_since(attempt.export.triggered_at),
+        rows=result.rows,
+        bytes=result.bytes,
+    )
     export_ended(export_id=str(attempt.export.pk))
     return "finished"
 
@@ -255,42 +285,44 @@ def _record_end(attempt: _Attempt, exc: BaseException) -> str:
         return "retrying"
     _abort_quietly(attempt.upload, log)
     if isinstance(exc, ExportDeadlineExceeded) or _is_worker_time_limit(exc):
-        states.expire(
-            pk,
-            reason=ExpiredReason.TIMEOUT,
-            from_statuses=("TRIGGERED",),
-            attempt=number,
-            message="The export took longer than its time limit and was stopped.",
-        )
+        message = "The export took longer than its time limit and was stopped."
+        if states.expire(
+            pk, reason=ExpiredReason.TIMEOUT, from_statuses=("TRIGGERED",), attempt=number, message=message
+        ):
+            _count_end(attempt, "EXPIRED")
         states.clear_upload(pk)
         logger.warning("export expired: time limit", extra=log)
         return "expired"
     if isinstance(exc, ExportFailure):
-        states.fail(pk, message=exc.message, payload=exc.payload, kind=FailureKind.DATA, attempt=number)
+        _fail(attempt, FailureKind.DATA, exc.message, exc.payload)
         logger.warning("export failed: data", extra={**log, "reason": exc.payload})
         return "failed"
     if is_transient(exc):
-        states.fail(
-            pk,
-            message=f"The export failed {number} times because the database, storage or broker was unavailable. "
-            "Retry it later.",
-            payload=type(exc).__name__,
-            kind=FailureKind.TRANSIENT,
-            attempt=number,
+        message = (
+            f"The export failed {number} times because the database, storage or broker was unavailable. Retry it later."
         )
+        _fail(attempt, FailureKind.TRANSIENT, message, type(exc).__name__)
         logger.error("export failed: transient errors, attempts exhausted", extra=log, exc_info=exc)
         return "failed"
-    states.fail(
-        pk,
-        message="The export failed because of an internal error. Retry it; if it fails again, "
-        f"report correlation id {attempt.export.correlation_id or pk}.",
-        # The exception's text stays in the logs: it may quote data, and clients read this field.
-        payload=type(exc).__name__,
-        kind=FailureKind.INTERNAL,
-        attempt=number,
+    message = (
+        "The export failed because of an internal error. Retry it; if it fails again, "
+        f"report correlation id {attempt.export.correlation_id or pk}."
     )
+    # The exception's text stays in the logs: it may quote data, and clients read the payload.
+    _fail(attempt, FailureKind.INTERNAL, message, type(exc).__name__)
     logger.error("export failed: internal error", extra=log, exc_info=exc)
     return "failed"
+
+
+def _fail(attempt: _Attempt, kind: FailureKind, message: str, payload: str) -> None:
+    if states.fail(attempt.export.pk, message=message, payload=payload, kind=kind, attempt=attempt.number):
+        _count_end(attempt, "FAILED", kind)
+
+
+def _count_end(attempt: _Attempt, status: str, failure_kind: str = "") -> None:
+    metrics.record_job_end(attempt.export_type.key, status, metrics.seconds_since(attempt.export.triggered_at))
+    if failure_kind:
+        metrics.record_failure(attempt.export_type.key, failure_kind)
 
 
 def _retry_later(attempt: _Attempt, exc: BaseException) -> bool:
@@ -309,6 +341,7 @@ def _retry_later(attempt: _Attempt, exc: BaseException) -> bool:
         kind=FailureKind.TRANSIENT,
     ):
         return False
+    metrics.record_retry(attempt.export_type.key)
     delay = conf.retry_delay_seconds(attempt.number)
     export_enqueue(export_id=str(attempt.export.pk), export_type=attempt.export_type.key, delay_seconds=delay)
     logger.warning("export will be retried", extra={**attempt.log, "delay_seconds": delay}, exc_info=exc)

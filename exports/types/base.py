@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from django.db.models import QuerySet
 from django.utils.text import get_valid_filename
 
 from campaigns.models import Campaign
@@ -66,6 +67,16 @@ class OutputFile:
     records: Iterable[Any]
 
 
+@dataclass(frozen=True)
+class CopyQuery:
+    """A queryset of formatted cells; `select`/`order_by` wrap it when it carries extra sort
+    columns (e.g. a UNION that must be ordered by key and then by market)."""
+
+    queryset: QuerySet
+    select: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+
+
 @dataclass
 class ExportContext:
     """Everything a running export needs besides the database: fixed at the job's start."""
@@ -97,6 +108,8 @@ class ExportType:
     output: ClassVar[str] = "single"
     # Kept when a fan asks for CCPA deletion (orig: verifiedEntries, scoring, autoReminderEmail).
     ccpa_exempt: ClassVar[bool] = False
+    # Header of the column holding each record's key (the COPY fast path reads keys from it).
+    key_header: ClassVar[str | None] = None
     # Request filters this type understands (see exports/options.py).
     supported_filters: ClassVar[tuple[str, ...]] = ()
     # Hard caps: a job over them fails with a clear message (never a truncated file).

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
-from django.db.models import Q
+from django.db.models import F, Q, Value
 
 from campaigns import selectors
 from campaigns.models import Campaign, Market
+from exports import columns_sql as cs
 from exports.columns import (
     Column,
     format_answer,
@@ -20,7 +21,7 @@ from exports.columns import (
     format_timestamp,
 )
 from exports.errors import ExportFailure
-from exports.types.base import TSV, ExportContext, ExportType, Parameter, parse_boolean_parameter
+from exports.types.base import TSV, CopyQuery, ExportContext, ExportType, Parameter, parse_boolean_parameter
 
 
 class MarketCells(NamedTuple):
@@ -46,28 +47,79 @@ def market_cells(market: Market) -> MarketCells:
     )
 
 
-def entry_columns(campaign: Campaign, *, include_preferences: bool) -> list[Column]:
-    """The orig entry columns, in the orig order, with the orig fallback rules."""
+def entry_columns(
+    campaign: Campaign, *, include_preferences: bool, markets: dict[int, MarketCells] | None = None
+) -> list[Column]:
+    """The orig entry columns, in the orig order, with the orig fallback rules. Each also says
+    how to render it in SQL (exports.columns_sql) for the PostgreSQL COPY fast path; the market
+    cells need `markets` for that."""
     title = format_text(campaign.name)
     campaign_id = str(campaign.pk)
+    select_show = {pk: cells.select_show for pk, cells in (markets or {}).items()}
+    event_ids = {pk: cells.event_ids for pk, cells in (markets or {}).items()}
+    market_sql = markets is not None
     columns = [
-        Column("id", lambda r: str(r.entry.id)),
-        Column("contest_title", lambda r: title),
-        Column("entry_date", lambda r: format_timestamp(r.entry.created_at)),
-        Column("tm_id", lambda r: format_text(r.entry.fan__tm_id)),
-        Column("globalUserId", lambda r: format_text(r.entry.fan__global_user_id)),
-        Column("ip_address", lambda r: format_text(r.entry.ip_address)),
-        Column("email", lambda r: format_text(r.entry.email or r.entry.fan__email)),
-        Column("first_name", lambda r: format_text(r.entry.fan__first_name or r.entry.first_name)),
-        Column("last_name", lambda r: format_text(r.entry.fan__last_name or r.entry.last_name)),
-        Column("Zip Code", lambda r: format_text(r.entry.ip_postal_code or r.entry.fan__postal_code)),
-        Column("Mobile Phone", lambda r: format_text(r.entry.phone or r.entry.fan__phone)),
-        Column("Hbase_ID", lambda r: format_text(r.entry.fan__member_id)),
-        Column("Select Show", lambda r: r.market.select_show),
-        Column("Event_ID", lambda r: r.market.event_ids),
-        Column("locale", lambda r: format_text(r.entry.locale)),
-        Column("campaign_id", lambda r: campaign_id),
-        Column("Phone confirmed", lambda r: format_bool(r.entry.phone_confirmed_at is not None)),
+        Column("id", lambda r: str(r.entry.id), lambda p: cs.sql_text(F(p + "id"))),
+        Column("contest_title", lambda r: title, lambda p: cs.sql_const(title)),
+        Column(
+            "entry_date",
+            lambda r: format_timestamp(r.entry.created_at),
+            lambda p: cs.sql_timestamp(F(p + "created_at")),
+        ),
+        Column("tm_id", lambda r: format_text(r.entry.fan__tm_id), lambda p: cs.sql_text(F(p + "fan__tm_id"))),
+        Column(
+            "globalUserId",
+            lambda r: format_text(r.entry.fan__global_user_id),
+            lambda p: cs.sql_text(F(p + "fan__global_user_id")),
+        ),
+        Column("ip_address", lambda r: format_text(r.entry.ip_address), lambda p: cs.sql_text(F(p + "ip_address"))),
+        Column(
+            "email",
+            lambda r: format_text(r.entry.email or r.entry.fan__email),
+            lambda p: cs.sql_first_text(F(p + "email"), F(p + "fan__email")),
+        ),
+        Column(
+            "first_name",
+            lambda r: format_text(r.entry.fan__first_name or r.entry.first_name),
+            lambda p: cs.sql_first_text(F(p + "fan__first_name"), F(p + "first_name")),
+        ),
+        Column(
+            "last_name",
+            lambda r: format_text(r.entry.fan__last_name or r.entry.last_name),
+            lambda p: cs.sql_first_text(F(p + "fan__last_name"), F(p + "last_name")),
+        ),
+        Column(
+            "Zip Code",
+            lambda r: format_text(r.entry.ip_postal_code or r.entry.fan__postal_code),
+            lambda p: cs.sql_first_text(F(p + "ip_postal_code"), F(p + "fan__postal_code")),
+        ),
+        Column(
+            "Mobile Phone",
+            lambda r: format_text(r.entry.phone or r.entry.fan__phone),
+            lambda p: cs.sql_first_text(F(p + "phone"), F(p + "fan__phone")),
+        ),
+        Column(
+            "Hbase_ID", lambda r: format_text(r.entry.fan__member_id), lambda p: cs.sql_text(F(p + "fan__member_id"))
+        ),
+        # The row's market is `market_id` both on Entry (primary) and on the additional-market
+        # link rows, so these two need no prefix.
+        Column(
+            "Select Show",
+            lambda r: r.market.select_show,
+            (lambda p: cs.sql_lookup(F("market_id"), select_show)) if market_sql else None,
+        ),
+        Column(
+            "Event_ID",
+            lambda r: r.market.event_ids,
+            (lambda p: cs.sql_lookup(F("market_id"), event_ids)) if market_sql else None,
+        ),
+        Column("locale", lambda r: format_text(r.entry.locale), lambda p: cs.sql_text(F(p + "locale"))),
+        Column("campaign_id", lambda r: campaign_id, lambda p: cs.sql_const(campaign_id)),
+        Column(
+            "Phone confirmed",
+            lambda r: format_bool(r.entry.phone_confirmed_at is not None),
+            lambda p: cs.sql_is_set(F(p + "phone_confirmed_at")),
+        ),
     ]
     if include_preferences:
         columns.extend(preference_columns(campaign))
@@ -80,7 +132,13 @@ def preference_columns(campaign: Campaign) -> list[Column]:
     for preference in campaign.preferences or []:
         pref_id = str(preference.get("id", ""))
         header = f"#{preference.get('type', '')}.{pref_id}"
-        columns.append(Column(header, lambda r, pref_id=pref_id: format_answer((r.entry.answers or {}).get(pref_id))))
+        columns.append(
+            Column(
+                header,
+                lambda r, pref_id=pref_id: format_answer((r.entry.answers or {}).get(pref_id)),
+                lambda p, pref_id=pref_id: cs.sql_answer(F(p + "answers"), pref_id),
+            )
+        )
     return columns
 
 
@@ -130,25 +188,64 @@ class EntriesExport(ExportType):
         ctx.cache["markets"] = {market.pk: market_cells(market) for market in markets}
 
     def columns(self, ctx: ExportContext) -> Sequence[Column]:
-        return entry_columns(ctx.campaign, include_preferences=self.include_preferences)
+        return entry_columns(
+            ctx.campaign, include_preferences=self.include_preferences, markets=ctx.cache.get("markets")
+        )
+
+    key_header = "id"
+
+    def entry_filter(self, ctx: ExportContext) -> Q:
+        """The type's own condition plus the request's time filters (not the market filter)."""
+        condition = self.entry_condition if self.entry_condition is not None else Q()
+        filters = ctx.parameters.get("filters") or {}
+        if filters.get("createdFrom"):
+            condition &= Q(created_at__gte=filters["createdFrom"])
+        if filters.get("createdTo"):
+            condition &= Q(created_at__lt=filters["createdTo"])
+        return condition
 
     def condition(self, ctx: ExportContext) -> Q | None:
-        """The type's own condition plus the request's filters."""
-        condition = self.entry_condition
-        filters = ctx.parameters.get("filters") or {}
-        extra = Q()
-        if filters.get("createdFrom"):
-            extra &= Q(created_at__gte=filters["createdFrom"])
-        if filters.get("createdTo"):
-            extra &= Q(created_at__lt=filters["createdTo"])
-        if filters.get("marketIds"):
-            in_markets = Q(market_id__in=filters["marketIds"])
+        """Which entries have at least one row: entry_filter plus the market filter."""
+        condition = self.entry_filter(ctx)
+        market_ids = (ctx.parameters.get("filters") or {}).get("marketIds")
+        if market_ids:
+            in_markets = Q(market_id__in=market_ids)
             if ctx.parameters.get("includeAllMarkets"):
-                in_markets |= Q(pk__in=selectors.entry_ids_with_additional_market(market_ids=filters["marketIds"]))
-            extra &= in_markets
-        if not extra:
-            return condition
-        return extra if condition is None else condition & extra
+                in_markets |= Q(pk__in=selectors.entry_ids_with_additional_market(market_ids=market_ids))
+            condition &= in_markets
+        return condition or None
+
+    def copy_boundary(self, ctx: ExportContext, *, after_id: int, rows: int) -> int | None:
+        """The id closing the next fast-path batch of about `rows` entries; None when done."""
+        return selectors.entry_batch_boundary(
+            campaign_id=ctx.campaign.pk,
+            after_id=after_id,
+            upper_id=ctx.snapshot["max_entry_id"],
+            condition=self.condition(ctx),
+            rows=rows,
+        )
+
+    def copy_queryset(
+        self, ctx: ExportContext, columns: Sequence[Column], *, after_id: int, upper_id: int
+    ) -> CopyQuery:
+        """PostgreSQL fast path: the same rows, formatted by the database (exports.columns_sql)."""
+        names = [f"c{index}" for index in range(len(columns))]
+        market_ids = (ctx.parameters.get("filters") or {}).get("marketIds")
+        bounds = {"campaign_id": ctx.campaign.pk, "upper_id": upper_id, "after_id": after_id}
+        primary = selectors.entry_rows_queryset(**bounds, condition=self.entry_filter(ctx), market_ids=market_ids)
+        primary = primary.annotate(**{name: column.sql("") for name, column in zip(names, columns, strict=True)})
+        if not ctx.parameters.get("includeAllMarkets"):
+            return CopyQuery(primary.order_by("id").values_list(*names))
+        extra = selectors.additional_market_rows_queryset(
+            **bounds, condition=self.entry_filter(ctx), market_ids=market_ids
+        )
+        extra = extra.annotate(**{name: column.sql("entry__") for name, column in zip(names, columns, strict=True)})
+        union = (
+            primary.annotate(_k=F("id"), _s=Value(0))
+            .values_list(*names, "_k", "_s")
+            .union(extra.annotate(_k=F("entry_id"), _s=F("market_id")).values_list(*names, "_k", "_s"), all=True)
+        )
+        return CopyQuery(union, select=tuple(names), order_by=("_k", "_s"))
 
     def estimate(self, ctx: ExportContext) -> int:
         upper_id = ctx.snapshot["max_entry_id"]

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db.models import F
+
 from campaigns import selectors
+from exports import columns_sql as cs
 from exports.columns import Column, format_number, format_text
 from exports.types.base import TXT_TAB, ExportContext
 from exports.types.entries import EntriesExport
 
 SCORING_COLUMNS: tuple[Column, ...] = (
-    Column("nudata_score", lambda r: format_number(r.entry.fraud_score)),
-    Column("score_band", lambda r: format_text(r.entry.score_band)),
-    Column("fan_score", lambda r: format_number(r.entry.fan_score)),
-    Column("latitude", lambda r: format_number(r.entry.latitude)),
-    Column("longitude", lambda r: format_number(r.entry.longitude)),
+    Column("nudata_score", lambda r: format_number(r.entry.fraud_score), lambda p: cs.sql_number(F(p + "fraud_score"))),
+    Column("score_band", lambda r: format_text(r.entry.score_band), lambda p: cs.sql_text(F(p + "score_band"))),
+    Column("fan_score", lambda r: format_number(r.entry.fan_score), lambda p: cs.sql_number(F(p + "fan_score"))),
+    Column("latitude", lambda r: format_number(r.entry.latitude), lambda p: cs.sql_number(F(p + "latitude"))),
+    Column("longitude", lambda r: format_number(r.entry.longitude), lambda p: cs.sql_number(F(p + "longitude"))),
 )
 
 

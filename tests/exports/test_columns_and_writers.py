@@ -42,7 +42,7 @@ def test_timestamps_are_utc_iso_with_milliseconds():
 
 
 def test_answers_and_select_show():
-    answers = [None, True, False, 3, 2.5, ["a", "=b"], ["=a", "b"], "=x", {"b": 1, "a": "x"}]
+    answers = [None, True, False, 3, 2.5, ["a", "=b"], ["=a", "b"], "=x", {"bb": 1, "a": "x", "c": [1, {}]}]
     assert [format_answer(v) for v in answers] == [
         "false",
         "true",
@@ -52,7 +52,7 @@ def test_answers_and_select_show():
         "a,=b",
         "'=a,b",
         "'=x",
-        '{"a": "x", "b": 1}',
+        '{"a": "x", "c": [1, {}], "bb": 1}',
     ]
     assert format_select_show(date(2027, 1, 5), "Austin", "TX") == "1/05 - Austin, TX"
     assert format_select_show(date(2027, 11, 25), "Zürich", "") == "11/25 - Zürich"

@@ -131,28 +131,30 @@ def test_campaign_without_markets_fails_with_a_readable_error_and_no_file():
     assert stored_keys() == [] and open_uploads() == []
 
 
+def _upload_class():
+    from exports import storage
+
+    return type(storage.multipart_upload("exports", key="probe", content_type="", acl="private"))
+
+
 @pytest.mark.django_db
 def test_failure_after_parts_were_uploaded_aborts_the_upload(settings, monkeypatch):
     settings.EXPORTS_PART_SIZE_BYTES = 512
     campaign = _campaign_with_entries(60)
     export, _ = _request(campaign)
-    import exports.types.entries as entries_module
+    upload_class = _upload_class()
+    real_write_part = upload_class.write_part
+    parts = []
 
-    real = entries_module.format_timestamp
-    calls = {"n": 0}
-
-    def exploding(value):
-        calls["n"] += 1
-        if calls["n"] > 40:
+    def write_part_then_explode(self, number, data):
+        parts.append(number)
+        if len(parts) > 3:
             raise RuntimeError("disk on fire")
-        return real(value)
+        return real_write_part(self, number, data)
 
-    monkeypatch.setattr(entries_module, "format_timestamp", exploding)
-    checkpoints = []
-    real_checkpoint = states.record_checkpoint
-    monkeypatch.setattr(states, "record_checkpoint", lambda *a, **k: checkpoints.append(k) or real_checkpoint(*a, **k))
+    monkeypatch.setattr(upload_class, "write_part", write_part_then_explode)
     assert export_run(export_id=str(export.pk)) == "failed"
-    assert len(checkpoints) >= 3  # several parts were uploaded before the failure
+    assert len(parts) == 4  # three parts were uploaded before the failure
     export.refresh_from_db()
     assert export.status == "FAILED" and export.failure_kind == "internal"
     assert "internal error" in export.error_message and export.error_payload == "RuntimeError"
@@ -160,22 +162,26 @@ def test_failure_after_parts_were_uploaded_aborts_the_upload(settings, monkeypat
     assert stored_keys() == [] and open_uploads() == []
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_cancelled_job_stops_at_its_next_check_and_leaves_nothing(settings, monkeypatch):
     settings.EXPORTS_PART_SIZE_BYTES = 512
     campaign = _campaign_with_entries(60)
     export, _ = _request(campaign)
-    from exports.types.entries import EntriesExport
+    upload_class = _upload_class()
+    real_write_part = upload_class.write_part
 
-    real_records = EntriesExport.records
+    def write_part_cancelled_meanwhile(self, number, data):
+        if number == 2:
+            # Staff cancel from another process (here: a thread with its own connection; the
+            # worker's connection may be busy streaming a COPY).
+            outcome = []
+            thread = threading.Thread(target=lambda: (outcome.append(states.cancel(export.pk)), connection.close()))
+            thread.start()
+            thread.join()
+            assert outcome == [True]
+        return real_write_part(self, number, data)
 
-    def records_then_cancel(self, ctx):
-        for index, record in enumerate(real_records(self, ctx)):
-            if index == 20:
-                assert states.cancel(ctx.export_id)
-            yield record
-
-    monkeypatch.setattr(EntriesExport, "records", records_then_cancel)
+    monkeypatch.setattr(upload_class, "write_part", write_part_cancelled_meanwhile)
     assert export_run(export_id=str(export.pk)) == "stopped"
     export.refresh_from_db()
     assert export.status == "CANCELLED" and export.cancelled_at is not None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from campaigns import selectors
 from campaigns.models import Code, ScoringRecord
 from exports import storage
 from exports.models import Export
@@ -428,3 +429,15 @@ def test_export_types_describe_the_new_types(reporter_client):
     assert [p["name"] for p in described["reminderEmailSample"]["parameters"]] == ["maxRowsPerFile", "sampleSize"]
     assert described["autoReminderEmail"]["output"] == "multi" and described["autoReminderEmail"]["storage"] == "sfmc"
     assert described["promoterEmailOptIn"]["columns"][-1] == "opted_in_at"
+
+
+def test_reminder_pages_are_bounded_by_page_size_and_limit(dataset):
+    def page_sizes(**kwargs):
+        pages = selectors.selected_reminder_pages(
+            campaign_id=REMINDER_CAMPAIGN_ID, market_ids=[8101, 8102, 8103], upper_id=10_000, page_size=2, **kwargs
+        )
+        return [[row.id for row in page] for page in pages]
+
+    assert page_sizes() == [[8501, 8503], [8504, 8506], [8509, 8510]]
+    assert page_sizes(limit=3) == [[8501, 8503], [8504]]
+    assert page_sizes(after_id=8506) == [[8509, 8510]]

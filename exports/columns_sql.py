@@ -1,0 +1,162 @@
+"""SQL twins of the formatters in exports/columns.py, for the PostgreSQL COPY fast path.
+
+Each builder returns a Django expression that renders a cell exactly as the Python formatter
+does, so both paths write byte-identical files (the golden tests run through the portable path
+on SQLite and through this one on PostgreSQL). Every empty cell is NULL, never '': COPY's CSV
+mode writes NULL as nothing but would quote an empty string.
+
+Known differences, outside what the product stores: numbers beyond float precision (|x| >= 1e15
+with a fraction, or tiny ones that Python prints in exponent form) and a cell that is exactly
+`\\.` (COPY quotes it).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Expression, F, TextField, Value
+
+_TEXT = TextField()
+_PLAIN_NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+class Sql(Expression):
+    """A SQL template over compiled sub-expressions: `⟨0⟩`, `⟨1⟩`… stand for them.
+
+    Sub-expressions are compiled by Django (joins, aliases, parameters), so templates never
+    name tables; a sub-expression may appear several times in a template."""
+
+    output_field = _TEXT
+
+    def __init__(self, template: str, *expressions: Expression):
+        super().__init__(output_field=_TEXT)
+        self.template = template
+        self.source_expressions = list(expressions)
+
+    def get_source_expressions(self):
+        return self.source_expressions
+
+    def set_source_expressions(self, exprs):
+        self.source_expressions = list(exprs)
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        clone = self.copy()
+        clone.source_expressions = [
+            expression.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+            for expression in self.source_expressions
+        ]
+        return clone
+
+    def as_sql(self, compiler, connection):
+        parts, params = [], []
+        for expression in self.source_expressions:
+            sql, sql_params = compiler.compile(expression)
+            parts.append((sql, list(sql_params)))
+        # Each use of {n} needs its own copy of that expression's parameters, in order.
+        out_params: list = []
+        pieces = []
+        for literal, index in _split(self.template):
+            pieces.append(literal)
+            if index is not None:
+                sql, sql_params = parts[index]
+                pieces.append(f"({sql})")
+                out_params.extend(sql_params)
+        params.extend(out_params)
+        return "".join(pieces), params
+
+
+def _split(template: str):
+    """('literal', index) pairs for a template with ⟨0⟩, ⟨1⟩… markers."""
+    out, rest = [], template
+    while "⟨" in rest:
+        head, _, tail = rest.partition("⟨")
+        number, _, rest = tail.partition("⟩")
+        out.append((head, int(number)))
+    out.append((rest, None))
+    return out
+
+
+def _guard(inner: str) -> str:
+    """exports.columns.guard_formula in SQL, NULL for empty."""
+    return (
+        f"CASE WHEN left({inner}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+        f"THEN CASE WHEN {inner} ~ '{_PLAIN_NUMBER_RE}' THEN {inner} ELSE '''' || {inner} END "
+        f"ELSE NULLIF({inner}, '') END"
+    )
+
+
+def _number(inner: str) -> str:
+    """exports.columns.format_number: integral values without a fraction."""
+    return f"CASE WHEN {inner} = trunc({inner}) THEN trunc(({inner})::numeric)::text ELSE ({inner})::text END"
+
+
+def sql_text(expression: Expression) -> Expression:
+    """format_text(value)."""
+    return Sql(_guard("⟨0⟩::text"), expression)
+
+
+def sql_first_text(first: Expression, second: Expression) -> Expression:
+    """format_text(first or second)."""
+    return Sql(_guard("COALESCE(NULLIF(⟨0⟩, ''), ⟨1⟩)"), first, second)
+
+
+def sql_timestamp(expression: Expression) -> Expression:
+    """format_timestamp: ISO 8601 UTC with milliseconds and Z."""
+    return Sql("to_char(⟨0⟩ AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", expression)
+
+
+def sql_bool(expression: Expression) -> Expression:
+    return Sql("CASE WHEN ⟨0⟩ THEN 'true' ELSE 'false' END", expression)
+
+
+def sql_is_set(expression: Expression) -> Expression:
+    """format_bool(value is not None)."""
+    return Sql("CASE WHEN ⟨0⟩ IS NULL THEN 'false' ELSE 'true' END", expression)
+
+
+def sql_number(expression: Expression) -> Expression:
+    return Sql(_number("⟨0⟩"), expression)
+
+
+def sql_const(text: str) -> Expression:
+    """A cell formatted in Python once for the whole file."""
+    return Value(text or None, output_field=_TEXT)
+
+
+def sql_lookup(expression: Expression, cells: dict[int, str]) -> Expression:
+    """A cell chosen by id from a small table formatted in Python (e.g. each market's cells)."""
+    if not cells:
+        return Value(None, output_field=_TEXT)
+    branches = " ".join(f"WHEN ⟨0⟩ = ⟨{2 * i + 1}⟩ THEN ⟨{2 * i + 2}⟩" for i in range(len(cells)))
+    values: list[Expression] = []
+    for key, text in cells.items():
+        values += [Value(key), Value(text or None, output_field=_TEXT)]
+    return Sql(f"CASE {branches} END", expression, *values)
+
+
+def _array_item(item: str) -> str:
+    scalar = f"({item} #>> '{{}}')"
+    return (
+        f"CASE jsonb_typeof({item}) WHEN 'string' THEN {scalar} WHEN 'null' THEN '' "
+        f"WHEN 'number' THEN {_number(scalar + '::numeric')} ELSE {item}::text END"
+    )
+
+
+def sql_answer(answers: Expression, key: str) -> Expression:
+    """format_answer(answers.get(key)) for a jsonb object of answers."""
+    value, text = "(⟨0⟩ -> ⟨1⟩)", "(⟨0⟩ ->> ⟨1⟩)"
+    array = (
+        f"(SELECT string_agg({_array_item('a.x')}, ',' ORDER BY a.o) "
+        f"FROM jsonb_array_elements({value}) WITH ORDINALITY AS a(x, o))"
+    )
+    array_text = "COALESCE(" + array + ", '')"
+    template = (
+        f"CASE jsonb_typeof({value}) WHEN 'boolean' THEN {text} "
+        f"WHEN 'number' THEN {_number(text + '::numeric')} "
+        f"WHEN 'string' THEN {_guard(text)} "
+        f"WHEN 'array' THEN {_guard(array_text)} "
+        f"WHEN 'object' THEN {_guard(value + '::text')} ELSE 'false' END"
+    )
+    return Sql(template, answers, Value(key, output_field=_TEXT))
+
+
+def field(prefix: str, name: str) -> F:
+    return F(prefix + name)

@@ -1,0 +1,70 @@
+"""PostgreSQL fast path: rows formatted by the database and streamed with COPY … TO STDOUT.
+
+Used for single-file delimited exports whose every column has a SQL twin (Column.sql) when
+the database is PostgreSQL; everything else takes the portable path (ORM pages + csv.writer).
+Both write byte-identical files. PostgreSQL sends one CopyData message per row, so Python
+only moves bytes: rows are appended to a buffer that is flushed at row boundaries, never
+between two rows of the same key, which keeps part checkpoints resumable like the portable
+path's. The key is the file's first column (the entry id), read back only at flush time.
+
+Rows come in keyset batches (`after < id <= boundary`) sized to about half a part, one COPY
+each; heartbeats and checkpoints are written between batches, because the connection is busy
+during a COPY. A crash therefore redoes at most the part that was in flight.
+
+This module is the one place with SQL text outside the ORM: the COPY wrapper around a
+query Django compiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from django.conf import settings
+from django.db import connection
+
+from exports.columns import Column
+from exports.options import OutputSpec
+from exports.types.base import CopyQuery
+
+_DELIMITERS = {"\t": "E'\\t'", ",": "','"}
+
+
+def copy_fast_path_usable(*, export_type, columns: Sequence[Column], spec: OutputSpec) -> bool:
+    return (
+        connection.vendor == "postgresql"
+        and settings.EXPORTS_COPY_FAST_PATH
+        and not spec.jsonl
+        and not spec.excel
+        and spec.file_format.delimiter in _DELIMITERS
+        and hasattr(export_type, "copy_queryset")
+        and all(column.sql is not None for column in columns)
+        and bool(columns)
+        and columns[0].header == export_type.key_header
+    )
+
+
+def copy_statement(query: CopyQuery, *, delimiter: str) -> tuple[str, tuple]:
+    sql, params = query.queryset.query.sql_with_params()
+    if query.select:
+        columns = ", ".join(connection.ops.quote_name(name) for name in query.select)
+        order = ", ".join(connection.ops.quote_name(name) for name in query.order_by)
+        sql = f"SELECT {columns} FROM ({sql}) AS rows ORDER BY {order}"
+    return (
+        f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER {_DELIMITERS[delimiter]}, NULL '', ENCODING 'UTF8')",
+        params,
+    )
+
+
+def copy_rows(query: CopyQuery, *, delimiter: str) -> Iterator[memoryview]:
+    """Each item is one formatted row, line end included. psycopg locks the connection for
+    the whole COPY: the caller must not query the database until the iterator is exhausted
+    (the pipeline defers its heartbeats and checkpoints to the end of each batch)."""
+    statement, params = copy_statement(query, delimiter=delimiter)
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        yield from copy
+
+
+def row_key(row: bytes | memoryview, delimiter: bytes) -> int:
+    """The first field of a row (the key column is never quoted: it is a number)."""
+    data = bytes(row[:32])
+    return int(data[: data.index(delimiter)] if delimiter in data else data.strip())

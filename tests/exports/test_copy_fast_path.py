@@ -1,0 +1,127 @@
+"""The PostgreSQL COPY fast path writes the same bytes as the portable path."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.db import connection
+
+from campaigns.models import Campaign, Entry, Fan, Market
+from exports.services import copy_path, export_request, export_run
+from tests.conftest import read_export_bytes
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ANSWERS = [
+    {"p1": True, "p2": "=SUM(A1)", "p3": 3, "p4": [1, "b", None, True, {"zz": 1, "a": [2.5]}]},
+    {"p1": False, "p2": "", "p3": 2.5, "p4": [], "p5": {"bbb": "x", "cc": None, "d": '\u0001\n"q"'}},
+    {"p2": "tab\there", "p3": -7, "p4": ["=x", "y"], "p5": "line\r\nbreak"},
+    {"p1": None, "p3": 3.0, "p4": "+1 (555)", "p5": [["nested", 1]]},
+    {},
+]
+
+
+def _dataset() -> Campaign:
+    campaign = Campaign.objects.create(
+        name='Fast "path", = test\tcampaign',
+        preferences=[{"id": f"p{i}", "type": "t", "is_optional": True, "label": {}} for i in range(1, 6)],
+    )
+    markets = [
+        Market.objects.create(
+            campaign=campaign, name="A", city="Zürich", state="", event_date=date(2027, 3, 9), event_ids=["E1", "=E2"]
+        ),
+        Market.objects.create(campaign=campaign, name="B", city="", state="", event_date=None, event_ids=[]),
+        Market.objects.create(
+            campaign=campaign, name="C", city="Austin", state="TX", event_date=date(2027, 12, 31), event_ids=["X"]
+        ),
+    ]
+    names = ["Ann", "", "=cmd", "-5", "+15551234567", "@me", "山田\n太郎", "bare\rcr", 'q"uote', "\tlead"]
+    for index in range(40):
+        fan = Fan.objects.create(
+            tm_id=f"tm{index}" if index % 7 else "",
+            member_id=names[index % len(names)],
+            global_user_id=f"g{index}",
+            email=names[(index + 3) % len(names)],
+            phone=["", "+15550001111", "555 010", "-1"][index % 4],
+            postal_code=["", "60601", "=1"][index % 3],
+            first_name=names[index % len(names)],
+            last_name=names[(index + 1) % len(names)],
+        )
+        entry = Entry.objects.create(
+            campaign=campaign,
+            fan=fan,
+            market=markets[index % 3],
+            locale=["en-us", "", "fr-ca"][index % 3],
+            created_at=datetime(
+                2026, 1, 1 + index % 28, index % 24, index, index, (index * 123457) % 1000000, tzinfo=UTC
+            ),
+            phone_confirmed_at=datetime(2026, 2, 1, tzinfo=UTC) if index % 2 else None,
+            email=["", "entry@x.com", "=e"][index % 3],
+            phone=["", "+1 555"][index % 2],
+            first_name=names[(index + 5) % len(names)],
+            last_name="",
+            ip_address=["", "10.0.0.1", "-1.2"][index % 3],
+            ip_postal_code=["", "SW1A"][index % 2],
+            answers=ANSWERS[index % len(ANSWERS)],
+            allow_marketing=index % 2 == 0,
+            allow_sms=index % 3 == 0,
+            allow_livenation=index % 5 == 0,
+            fraud_score=[None, 0.25, 3.0, -1.5, 1e-05, 12345.678][index % 6],
+            fan_score=[None, 7.0, 0.1][index % 3],
+            latitude=[None, 40.7128][index % 2],
+            longitude=[None, -73.935242][index % 2],
+            score_band=["", "high", "=low"][index % 3],
+        )
+        entry.additional_markets.add(*markets[: index % 4])
+    return campaign
+
+
+BODIES = [
+    {"exportType": "entries"},
+    {"exportType": "entries", "includeAllMarkets": True},
+    {"exportType": "entries", "includeAllMarkets": True, "format": "csv"},
+    {"exportType": "entries", "compression": "gzip"},
+    {"exportType": "entries", "columns": ["id", "email", "#t.p4", "Select Show"], "includeAllMarkets": True},
+    {"exportType": "artistOptIn", "includeAllMarkets": True},
+    {"exportType": "artistSmsOptIn"},
+    {"exportType": "livenationOptIn"},
+    {"exportType": "scoring"},
+]
+
+
+def _bytes(campaign, body, user) -> bytes:
+    export, created = export_request(campaign_id=campaign.pk, body=body, user=user)
+    assert created
+    assert export_run(export_id=str(export.pk)) == "finished"
+    export.refresh_from_db()
+    data = read_export_bytes(export)
+    export.__class__.objects.filter(pk=export.pk).update(status="EXPIRED")
+    return data
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the fast path exists on PostgreSQL only")
+@pytest.mark.parametrize("body", BODIES, ids=[str(sorted(b.items())) for b in BODIES])
+def test_fast_path_bytes_equal_portable_path_bytes(settings, monkeypatch, body):
+    campaign = _dataset()
+    user = UserFactory(is_superuser=True)
+    filters_market = campaign.markets.order_by("id").last().pk
+    calls = []
+    real_usable = copy_path.copy_fast_path_usable
+    monkeypatch.setattr(
+        copy_path, "copy_fast_path_usable", lambda **k: (used := real_usable(**k)) and calls.append(1) or used
+    )
+    for variant in (body, {**body, "filters": {"marketIds": [filters_market], "createdFrom": "2026-01-05T00:00:00Z"}}):
+        settings.EXPORTS_COPY_FAST_PATH = True
+        fast = _bytes(campaign, variant, user)
+        assert calls, "the fast path was not used"
+        calls.clear()
+        settings.EXPORTS_COPY_FAST_PATH = False
+        portable = _bytes(campaign, variant, user)
+        assert not calls
+        if variant.get("compression") == "gzip":
+            import gzip
+
+            fast, portable = gzip.decompress(fast), gzip.decompress(portable)
+        assert fast == portable
+        if "filters" not in variant:
+            assert fast.count(b"\n") > 3
