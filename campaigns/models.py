@@ -81,10 +81,12 @@ class Entry(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="entries")
     fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="entries")
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="primary_entries")
+    # RESTRICT, not PROTECT: a market cannot be deleted while entries use it, but deleting the
+    # whole campaign (entries and markets together) works.
+    market = models.ForeignKey(Market, on_delete=models.RESTRICT, related_name="primary_entries")
     additional_markets = models.ManyToManyField(Market, blank=True, related_name="additional_entries")
     locale = models.CharField(max_length=16, default="en-us")
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
     phone_confirmed_at = models.DateTimeField(null=True, blank=True)
     email = models.CharField(max_length=320, blank=True)
     phone = models.CharField(max_length=40, blank=True)
@@ -109,7 +111,11 @@ class Entry(models.Model):
         verbose_name_plural = "entries"
         constraints = [models.UniqueConstraint(fields=["campaign", "fan"], name="entry_unique_campaign_fan")]
         # Keyset pagination for exports walks (campaign, id).
-        indexes = [models.Index(fields=["campaign", "id"], name="entry_campaign_id_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "id"], name="entry_campaign_id_idx"),
+            # createdFrom/createdTo filters.
+            models.Index(fields=["campaign", "created_at"], name="entry_campaign_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Entry {self.pk}"
@@ -124,7 +130,7 @@ class Code(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="codes")
     market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="codes")
     value = models.CharField(max_length=64)
-    date_key = models.CharField("wave", max_length=32, blank=True, db_index=True)
+    date_key = models.CharField("wave", max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
     assigned_fan = models.ForeignKey(Fan, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes")
     assigned_at = models.DateTimeField(null=True, blank=True)
@@ -132,7 +138,11 @@ class Code(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["campaign", "value"], name="code_unique_campaign_value")]
-        indexes = [models.Index(fields=["campaign", "id"], name="code_campaign_id_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "id"], name="code_campaign_id_idx"),
+            # codeWaves walks one wave of one campaign in id order.
+            models.Index(fields=["campaign", "date_key", "id"], name="code_campaign_wave_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.value
@@ -150,7 +160,14 @@ class ScoringRecord(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["campaign", "id"], name="scoring_campaign_id_idx")]
+        indexes = [
+            models.Index(fields=["campaign", "id"], name="scoring_campaign_id_idx"),
+            # verifiedEntries / waitlist look up the fan's entry; reminder exports walk selected rows.
+            models.Index(fields=["campaign", "fan"], name="scoring_campaign_fan_idx"),
+            models.Index(
+                fields=["campaign", "id"], name="scoring_selected_idx", condition=models.Q(selected=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Scoring {self.pk}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.core import signing
 from django.http import FileResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -95,12 +98,30 @@ class ExportTypesApi(APIView):
         return Response([export_type.describe() for export_type in EXPORT_TYPES.values()])
 
 
+def _get_only(view):
+    """Plain (non-DRF) views answer other methods with the JSON error shape, not HTML."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method not in ("GET", "HEAD"):
+            response = JsonResponse(
+                error_body(405, "Method not allowed.", f"{request.method} is not allowed here."), status=405
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapped)
+
+
+@_get_only
 def heartbeat(request):
     """No auth: database, broker and storage, each with a short timeout."""
     report = health_report()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
 
 
+@_get_only
 def download(request, token: str):
     """Serve a local-storage export file to the holder of a valid, unexpired signed token."""
     try:

@@ -22,9 +22,7 @@ from exports import permissions
 from exports.admin import display
 from exports.admin.actions import correlation_id, export_link
 from exports.errors import ApiError
-from exports.models import ExportEvent
 from exports.services import export_request
-from exports.services.actions import export_audit
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportType, Parameter
 
@@ -155,16 +153,11 @@ class ExportRequestMixin:
                 body=form.request_body(),
                 user=request.user,
                 correlation_id=correlation_id(request),
+                via="admin",
             )
         except ApiError as error:
             form.add_error(None, f"{error.message} {error.payload}".strip())
             return None
-        export_audit(
-            export=export,
-            action=ExportEvent.Action.REQUESTED,
-            actor=request.user,
-            detail={"via": "admin", "created": created},
-        )
         label = display.type_label(export.export_type)
         if created:
             text = format_html(

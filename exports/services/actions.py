@@ -70,7 +70,7 @@ def export_retry(*, export: Export, actor, correlation_id: str = "") -> tuple[Ex
         )
     body = {"exportType": export.export_type, **export.parameters}
     new_export, created = export_request(
-        campaign_id=export.campaign_id, body=body, user=actor, correlation_id=correlation_id
+        campaign_id=export.campaign_id, body=body, user=actor, correlation_id=correlation_id, via="retry"
     )
     export_audit(
         export=export,
@@ -88,7 +88,7 @@ def export_download_links(*, export: Export, actor, base_url: str = "") -> list[
     from exportsite.conf import export_settings
 
     ttl = export_settings().download_url_ttl_seconds
-    if len(export.storage_keys) > 1:
+    if len(export.storage_keys) > 1 or not export.storage_key:
         links = [
             (
                 key.rsplit("/", 1)[-1],

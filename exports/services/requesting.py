@@ -16,7 +16,7 @@ from django.utils import timezone
 from campaigns.selectors import campaign_get_visible
 from exports import selectors, states
 from exports.errors import BadRequest, CampaignNotFound, InvalidExportType, QuotaExceeded
-from exports.models import Export
+from exports.models import Export, ExportEvent
 from exports.options import OPTION_NAMES, parse_options
 from exports.types import EXPORT_TYPES, export_type_get
 from exportsite.conf import export_settings
@@ -31,8 +31,24 @@ def parameters_digest(parameters: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def export_request(*, campaign_id: object, body: dict, user, correlation_id: str = "") -> tuple[Export, bool]:
-    """Create an export job, or return the active one with the same parameters; (export, created)."""
+def export_request(
+    *, campaign_id: object, body: dict, user, correlation_id: str = "", via: str = "api"
+) -> tuple[Export, bool]:
+    """Create an export job, or return the active one with the same parameters; (export, created).
+    Either way the request is audited (`via` says which interface asked)."""
+    export, created = _export_request(campaign_id=campaign_id, body=body, user=user, correlation_id=correlation_id)
+    ExportEvent.objects.create(
+        export=export,
+        export_ref=str(export.pk),
+        campaign_id=export.campaign_id,
+        actor=user if user.is_authenticated else None,
+        action=ExportEvent.Action.REQUESTED,
+        detail={"via": via, "created": created},
+    )
+    return export, created
+
+
+def _export_request(*, campaign_id: object, body: dict, user, correlation_id: str) -> tuple[Export, bool]:
     export_type = export_type_get(body.get("exportType"))
     if export_type is None:
         raise InvalidExportType(body.get("exportType"))

@@ -71,6 +71,13 @@ def test_post_creates_then_returns_the_same_active_export(reporter_client, campa
     assert body["includeAllMarkets"] is False
     assert "path" not in body
     assert first["X-Request-ID"]
+    from exports.models import ExportEvent
+
+    audited = list(ExportEvent.objects.order_by("at").values_list("action", "actor_id", "detail"))
+    assert audited == [
+        ("requested", reporter.pk, {"via": "api", "created": True}),
+        ("requested", reporter.pk, {"via": "api", "created": False}),
+    ]
 
 
 def test_different_parameters_are_different_jobs(reporter_client, campaign):
@@ -206,3 +213,10 @@ def test_heartbeat_and_metrics_need_no_auth():
     metrics = APIClient().get("/metrics")
     assert metrics.status_code == 200
     assert b"django_http_requests" in metrics.content
+
+
+def test_plain_views_answer_other_methods_with_json_405():
+    for path in ("/heartbeat", "/downloads/anything"):
+        response = APIClient().post(path)
+        assert response.status_code == 405 and response["Allow"] == "GET, HEAD"
+        assert response.json()["error"]["message"] == "Method not allowed."

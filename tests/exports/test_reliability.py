@@ -212,7 +212,7 @@ def test_staff_actions_cancel_expire_retry_are_audited():
     retried.refresh_from_db()
     assert retried.status == "EXPIRED" and retried.expired_reason == "staff" and stored_keys() == []
     actions = sorted(ExportEvent.objects.values_list("action", flat=True))
-    assert actions == ["cancelled", "expired", "retried", "retried"]
+    assert actions == ["cancelled", "expired", "requested", "requested", "requested", "retried", "retried"]
 
 
 def test_ccpa_deletes_exports_of_the_fans_campaigns_except_exempt_ones():
