@@ -29,8 +29,9 @@ NA = "NA"
 UK = "UK"
 LNE = "LNE"
 
-# Countries that share a region; every other country is its own region.
-REGION_BY_COUNTRY: dict[str, str] = {"US": NA, "CA": NA, "MX": NA, "GB": UK, "IE": UK}
+# Countries that share a region; every other country is its own region. New Zealand is served
+# by the Australian business unit (the orig locale map sends en-nz to en-au for the same reason).
+REGION_BY_COUNTRY: dict[str, str] = {"US": NA, "CA": NA, "MX": NA, "GB": UK, "IE": UK, "NZ": "AU"}
 
 # Business unit → Marketing Cloud MID (orig).
 MID_BY_UNIT: dict[str, str] = {

@@ -66,7 +66,7 @@ def test_every_table_entry_is_consistent():
     for unit in sfmc.MID_BY_UNIT:
         assert sfmc.sfmc_file_prefix(unit).count(sfmc.MID_BY_UNIT[unit]) == 1
     for region in {*sfmc.REGION_BY_COUNTRY.values()}:
-        assert sfmc.HOME_UNIT_BY_REGION[region] in sfmc.MID_BY_UNIT
+        assert sfmc.HOME_UNIT_BY_REGION.get(region, region) in sfmc.MID_BY_UNIT
     assert set(sfmc.LNAA_UNIT_BY_REGION.values()) <= set(sfmc.MID_BY_UNIT)
 
 
@@ -119,3 +119,9 @@ def test_artist_name_of_fan_club_campaigns(artist, is_fan_club, club, expected):
 )
 def test_key_safe_keeps_ascii_letters_and_digits(text, expected):
     assert sfmc.key_safe(text, fallback="x") == expected
+
+
+def test_new_zealand_is_served_by_the_australian_unit():
+    region = sfmc.sfmc_region("NZ", is_lnaa=False)
+    assert region.code == "AU" and region.mid == sfmc.MID_BY_UNIT["AU"]
+    assert sfmc.sfmc_row_mid("NZ", is_lnaa=False) == sfmc.MID_BY_UNIT["AU"]
