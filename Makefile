@@ -45,7 +45,7 @@ format: $(VENV)/.installed-dev
 
 ## bench: the hot-path benchmark against the machine's PostgreSQL (see bench/README.md)
 bench: $(VENV)/.installed-dev
-	DATABASE_URL=$(PG_URL) $(PY) bench/run.py
+	DATABASE_URL=$(PG_URL) $(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var out .pytest_cache

@@ -164,9 +164,7 @@ class ScoringRecord(models.Model):
             models.Index(fields=["campaign", "id"], name="scoring_campaign_id_idx"),
             # verifiedEntries / waitlist look up the fan's entry; reminder exports walk selected rows.
             models.Index(fields=["campaign", "fan"], name="scoring_campaign_fan_idx"),
-            models.Index(
-                fields=["campaign", "id"], name="scoring_selected_idx", condition=models.Q(selected=True)
-            ),
+            models.Index(fields=["campaign", "id"], name="scoring_selected_idx", condition=models.Q(selected=True)),
         ]
 
     def __str__(self) -> str:
