@@ -39,6 +39,18 @@ def ensure_default_groups(group_model, permission_model) -> None:
         group.permissions.add(*permission_model.objects.filter(wanted))
 
 
+def ensure_default_groups_in_migration(apps) -> None:
+    """For data migrations: permissions are normally created after all migrations, so make
+    them exist first, then (re)apply the roles with the historical models."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    ensure_default_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+
+
 def demo_user_ensure(*, username: str, password: str, groups: tuple[str, ...]):
     """Create (or reset) a staff user in the given groups; for the zero-setup demo only."""
     from django.contrib.auth import get_user_model

@@ -1,16 +1,10 @@
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from exports.roles import ensure_default_groups
+from exports.roles import ensure_default_groups_in_migration
 
 
 def create_default_groups(apps, schema_editor):
-    # Permissions are normally created after all migrations; make them exist now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    ensure_default_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    ensure_default_groups_in_migration(apps)
 
 
 class Migration(migrations.Migration):
