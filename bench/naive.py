@@ -17,12 +17,19 @@ import argparse
 import csv
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _peak_rss_kb() -> int:
+    """VmHWM: this program's peak (rusage's ru_maxrss would include the parent's pages from before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def main() -> None:
@@ -84,7 +91,7 @@ def main() -> None:
         "rows": rows,
         "bytes": args.out.stat().st_size,
         "seconds": seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_rss_kb() / 1024,
     }
     print(json.dumps(result), flush=True)
 

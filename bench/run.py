@@ -63,8 +63,8 @@ TARGETS = {
     "fs_vs_copy": ("entries export → filesystem vs COPY (rows/s)", 0.6, "≥"),
     "s3_vs_copy": ("entries export → S3 (moto) vs COPY (rows/s)", 0.5, "≥"),
     "fs_vs_naive": ("entries export → filesystem vs naive Django (rows/s)", 8.0, "≥"),
-    "worker_peak_rss_mb": ("worker peak RSS, process tree (MB)", 150.0, "≤"),
-    "rss_growth": ("worker peak RSS at the largest size vs 100k", 1.10, "≤"),
+    "worker_peak_rss_mb": ("worker peak RSS, process tree, any entries run (MB)", 150.0, "≤"),
+    "rss_growth": ("worker peak RSS, largest filesystem run vs 100k", 1.10, "≤"),
     "latency_1k_median_s": ("1k-row export POST → FINISHED, median (s)", 1.0, "≤"),
 }
 
@@ -181,24 +181,25 @@ def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.05, pr
         time.sleep(interval)
 
 
-class _Wait4Popen(subprocess.Popen):
-    """A Popen that reaps its child with wait4, keeping the child's peak RSS (ru_maxrss)."""
-
-    def _try_wait(self, wait_flags):
-        try:
-            pid, status, usage = os.wait4(self.pid, wait_flags)
-        except ChildProcessError:
-            pid, status = self.pid, 0
-        else:
-            if pid == self.pid:
-                self.peak_rss_mb = usage.ru_maxrss / 1024
-        return pid, status
-
-
 def run_child(argv: list[str], *, env: dict, timeout: float) -> tuple[float, float, str]:
-    """Run a command to completion; (wall seconds, the child's peak RSS in MB, its stdout)."""
+    """Run a command to completion; (wall seconds, the child's peak RSS in MB, its stdout).
+
+    The peak is the child's VmHWM, polled every 10 ms (its rusage ru_maxrss would include the
+    pages it shared with this process between fork and exec)."""
     started = time.perf_counter()
-    popen = _Wait4Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    popen = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    peak_kb = [0]
+    finished = threading.Event()
+
+    def poll_hwm() -> None:
+        while not finished.is_set():
+            peak_kb[0] = max(peak_kb[0], _status_kb(popen.pid).get("VmHWM", 0))
+            finished.wait(0.01)
+
+    poller = threading.Thread(target=poll_hwm, daemon=True)
+    poller.start()
     try:
         stdout, stderr = popen.communicate(timeout=timeout)
     except BaseException:
@@ -206,10 +207,13 @@ def run_child(argv: list[str], *, env: dict, timeout: float) -> tuple[float, flo
             os.killpg(popen.pid, signal.SIGKILL)
         popen.wait()
         raise
+    finally:
+        finished.set()
+        poller.join()
     seconds = time.perf_counter() - started
     if popen.returncode != 0:
         raise BenchError(f"{argv[0]} exited with {popen.returncode}: {stderr.decode(errors='replace')[-3000:]}")
-    return seconds, getattr(popen, "peak_rss_mb", float("nan")), stdout.decode(errors="replace")
+    return seconds, peak_kb[0] / 1024, stdout.decode(errors="replace")
 
 
 # --- memory of a process tree ------------------------------------------------------------------
@@ -461,7 +465,8 @@ def ensure_database(url: str, *, reset: bool) -> bool:
 
 
 def base_env(*, database_url: str, broker_url: str, work: Path) -> dict:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TZ")
+    # PGOPTIONS (libpq) reaches every client: the workers, the naive baseline and psql.
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TZ", "PGOPTIONS")
     env = {name: os.environ[name] for name in keep if name in os.environ}
     env.update(
         {
@@ -609,7 +614,8 @@ class Bench:
             cursor.execute("SELECT version()")
             pg_version = cursor.fetchone()[0]
             settings = {}
-            for name in ("shared_buffers", "work_mem", "effective_io_concurrency", "max_parallel_workers_per_gather"):
+            for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "jit", "jit_above_cost",
+                         "jit_optimize_above_cost", "jit_inline_above_cost"):  # fmt: skip
                 cursor.execute(f"SHOW {name}")
                 settings[name] = cursor.fetchone()[0]
         try:
@@ -643,7 +649,9 @@ class Bench:
             "memory_gb": mem_gb,
             "load_average_start": os.getloadavg(),
             "worker_env_overrides": {
-                k: v for k, v in self.env.items() if k.startswith(PASSTHROUGH_PREFIX) and k in os.environ
+                k: v
+                for k, v in self.env.items()
+                if (k.startswith(PASSTHROUGH_PREFIX) or k == "PGOPTIONS") and k in os.environ
             },
         }
 
@@ -1097,19 +1105,25 @@ def evaluate(results: dict) -> None:
         "fs_vs_naive": ratio("export_fs", "naive_django"),
     }
     rss = {}
-    for label, name in results.get("rss_sizes", []):
+    sizes = list(results.get("rss_sizes", []))
+    if m.get("export_s3", {}).get("rows"):
+        sizes.append((f"{size_label(m['export_s3']['rows'])} (S3)", "export_s3"))
+    for label, name in sizes:
         item = m.get(name) or {}
         if item.get("worker_tree_peak_mb") is not None:
             rss[label] = {
                 "tree_peak_mb": item["worker_tree_peak_mb"],
                 "process_peak_mb": item["worker_process_peak_mb"],
                 "rows": item["rows"],
+                "storage": "s3" if name == "export_s3" else "filesystem",
             }
     results["rss"] = rss
+    # The ceiling holds for every entries export measured; the growth compares filesystem runs.
     peak = max((v["tree_peak_mb"] for v in rss.values()), default=None)
     growth = None
-    if "100k" in rss and len(rss) > 1:
-        largest = max(rss.values(), key=lambda v: v["rows"] or 0)
+    filesystem = [v for v in rss.values() if v["storage"] == "filesystem"]
+    if "100k" in rss and len(filesystem) > 1:
+        largest = max(filesystem, key=lambda v: v["rows"] or 0)
         growth = largest["tree_peak_mb"] / rss["100k"]["tree_peak_mb"]
     latency = ((results.get("latency_1k") or {}).get("idle") or {}).get("seconds", {}).get("median")
     measured = {**ratios, "worker_peak_rss_mb": peak, "rss_growth": growth, "latency_1k_median_s": latency}
@@ -1183,8 +1197,8 @@ def render_markdown(results: dict) -> str:
         shown = "–" if value is None else f"{value:.2f}"
         lines.append(f"| {target['label']} | {shown} | {target['goal']} | **{target['result']}** |")
     if results.get("rss"):
-        lines += ["", "## Worker memory by size (entries export → filesystem)", "",
-                  "| rows | tree peak (MB) | export process peak (MB) |", "|---:|---:|---:|"]  # fmt: skip
+        lines += ["", "## Worker memory by size (entries export)", "",
+                  "| rows | tree peak (MB) | export process peak (MB) |", "|---|---:|---:|"]  # fmt: skip
         for label, value in results["rss"].items():
             lines.append(f"| {label} | {fmt_num(value['tree_peak_mb'])} | {fmt_num(value['process_peak_mb'])} |")
     latency = results.get("latency_1k")

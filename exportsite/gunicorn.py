@@ -75,3 +75,15 @@ class JsonAccessLogger(glogging.Logger):
 
 
 logger_class = JsonAccessLogger
+
+
+def post_worker_init(worker) -> None:
+    """Zero-setup deployments (no DRAMATIQ_BROKER_URL): each web worker runs an export worker in
+    process, as `manage.py serve` does; with a broker, `manage.py rundramatiq` consumes instead."""
+    from exportsite.conf import export_settings
+
+    conf = export_settings()
+    if conf.inprocess_worker and not conf.broker_url:
+        from exports.inprocess import inprocess_worker_start
+
+        inprocess_worker_start(threads=conf.inprocess_worker_threads)

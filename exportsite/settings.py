@@ -167,6 +167,16 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# --- Cache (DRF throttling counts): per process by default; share it through Redis in production.
+_CACHE_URL = env_str("DJANGO_CACHE_URL", "")
+if _CACHE_URL and not _CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured("Environment variable DJANGO_CACHE_URL must be a redis:// URL.")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+    if _CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- Broker (Dramatiq) ----------------------------------------------------------------------
 DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL", "")
 _broker_class, _broker_options = broker_from_url("DRAMATIQ_BROKER_URL", DRAMATIQ_BROKER_URL)
@@ -202,7 +212,8 @@ if EXPORTS_WORKER_METRICS_PORT:
         )
     DRAMATIQ_BROKER["MIDDLEWARE"].append("exports.metrics.WorkerMetrics")
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
-# With no broker URL the web process runs the worker itself (zero-setup mode).
+# With no broker URL the web process runs the worker itself (zero-setup mode: `manage.py serve`,
+# or gunicorn with exportsite/gunicorn.py); set false for web processes that must not.
 EXPORTS_INPROCESS_WORKER = env_bool("EXPORTS_INPROCESS_WORKER", not DRAMATIQ_BROKER_URL)
 EXPORTS_INPROCESS_WORKER_THREADS = env_int("EXPORTS_INPROCESS_WORKER_THREADS", 2, minimum=1, maximum=32)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from exports import states, storage
+from exports import metrics, states, storage
 from exports.errors import ApiError
 from exports.models import ExpiredReason, Export, ExportEvent
 from exports.services.downloads import export_download_url, export_file_name
@@ -44,6 +44,7 @@ def export_cancel(*, export: Export, actor) -> None:
             "Only pending or running exports can be cancelled.",
             f"Export {export.pk} is {Export.objects.get(pk=export.pk).status}.",
         )
+    metrics.record_job_end(export.export_type, "CANCELLED", metrics.seconds_since(export.triggered_at))
     export_audit(export=export, action=ExportEvent.Action.CANCELLED, actor=actor)
     logger.info("export cancelled", extra={"export_id": str(export.pk)})
 

@@ -72,6 +72,7 @@ def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
             _abort_upload_of(export)
             states.clear_upload(export.pk)
             report.expired += 1
+            export_ended(export_id=str(export.pk))
     resend_before = now - timedelta(seconds=conf.reenqueue_after_seconds)
     lost = Export.objects.filter(status="PENDING", created_at__lt=resend_before)
     for export in lost.exclude(enqueued_at__gte=resend_before).order_by("created_at"):

@@ -151,6 +151,7 @@ def _discard_multi_leftovers(attempt: _Attempt, checkpoint: dict) -> None:
         storage.object_delete(alias, key)
     for key, upload_id in checkpoint.get("open", []):
         storage.multipart_upload(alias, key=key, content_type="", acl="private", upload_id=upload_id).abort()
+        storage.object_delete(alias, key)  # completed just before the worker died
     if checkpoint:
         states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
 
@@ -158,7 +159,7 @@ def _discard_multi_leftovers(attempt: _Attempt, checkpoint: dict) -> None:
 def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None) -> pipeline.RunResult:
     """Start (or continue) the upload(s) for the type's output shape and stream into them."""
     export, export_type = attempt.export, attempt.export_type
-    estimate = export_type.estimate(ctx) + (resume.rows if resume else 0)
+    estimate = export_type.estimate(ctx)  # all rows of the snapshot, resumed or not
     spec = output_spec(export_type, export.parameters) if export_type.output == "single" else None
     monitor = pipeline.RunMonitor(
         export_id=export.pk,

@@ -21,10 +21,10 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, no_worker: bool, **options):
         conf = export_settings()
         worker = process = None
-        if not no_worker and not conf.broker_url:
+        if not no_worker and not conf.broker_url and conf.inprocess_worker:
             worker = inprocess_worker_start(threads=conf.inprocess_worker_threads)
             self.stdout.write("Export worker: in-process (no DRAMATIQ_BROKER_URL set).")
-        elif not no_worker:
+        elif not no_worker and conf.broker_url:
             process = subprocess.Popen(
                 [
                     sys.executable,
