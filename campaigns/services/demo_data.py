@@ -1,9 +1,8 @@
-"""Writes of campaign data: the deterministic demo dataset generator (PRODUCT §1)."""
+"""The deterministic demo dataset generator (PRODUCT §1): realistic, awkward, fast."""
 
 from __future__ import annotations
 
 import random
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -12,120 +11,33 @@ from itertools import zip_longest
 
 from django.contrib.auth.models import Group
 from django.core.management.color import no_style
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from campaigns.models import Campaign, Code, Entry, Fan, Market, Promoter, ScoringRecord, SmsWave
+from campaigns.services.bulk_insert import TABLES, Rows, rows_insert
+from campaigns.services.demo_tables import (
+    AWKWARD,
+    CAMPAIGN_NAMES,
+    CITIES,
+    EMAIL_DOMAINS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    LOCALES,
+    PHONE_PREFIXES,
+    POSTAL_CODES,
+    PREFERENCES,
+    PROMOTER_NAMES,
+    SELECT_OPTIONS,
+    SLUGS,
+    TEXT_ANSWERS,
+)
 
 ProgressCallback = Callable[[int, int], None]
 
 # Entries per transaction: big enough to amortise round trips, small enough for flat memory.
 BATCH_SIZE = 5000
 AWKWARD_EVERY = 20  # 1 row in 20 (5%) carries an awkward value, rotating through AWKWARD
-
-
-def _table(text: str) -> list[list[str]]:
-    return [[cell.strip() for cell in line.split("|")] for line in text.strip().splitlines()]
-
-
-CITIES = [  # city, state, country, venue, latitude, longitude
-    (city, state, country, venue, float(lat), float(lon))
-    for city, state, country, venue, lat, lon in _table("""
-        New York    | NY   | US | Madison Square Garden   | 40.7505  | -73.9934
-        Los Angeles | CA   | US | Crypto.com Arena        | 34.0430  | -118.2673
-        Chicago     | IL   | US | United Center           | 41.8807  | -87.6742
-        Austin      | TX   | US | Moody Center            | 30.2820  | -97.7320
-        Toronto     | ON   | CA | Scotiabank Arena        | 43.6435  | -79.3791
-        Montréal    | QC   | CA | Centre Bell             | 45.4961  | -73.5693
-        Mexico City | CDMX | MX | Palacio de los Deportes | 19.4053  | -99.0953
-        Monterrey   | NL   | MX | Arena Monterrey         | 25.6795  | -100.2870
-        London      |      | GB | The O2                  | 51.5030  | 0.0032
-        Manchester  |      | GB | AO Arena                | 53.4880  | -2.2446
-        Dublin      |      | IE | 3Arena "The Point"      | 53.3474  | -6.2285
-        Berlin      | BE   | DE | Uber Arena              | 52.5053  | 13.4432
-        Köln        | NW   | DE | LANXESS arena           | 50.9384  | 6.9830
-        Sydney      | NSW  | AU | Qudos Bank Arena        | -33.8468 | 151.0657
-        Melbourne   | VIC  | AU | Rod Laver Arena         | -37.8216 | 144.9785
-        Auckland    | AUK  | NZ | Spark Arena             | -36.8475 | 174.7860
-    """)
-]
-_COUNTRIES = _table("""
-    US | en-us       | +1212555   | 10001, 90012, 60612, 78701, 02134
-    CA | en-ca fr-ca | +1416555   | M5V 2T6, H3B 5E8, V6B 1A1
-    MX | es-mx en-mx | +52551234  | 06600, 64000, 44100
-    GB | en-gb en-uk | +44770090  | SW1A 1AA, M1 1AE, EC1A 1BB
-    IE | en-ie       | +35385123  | D02 X285, D01 F5P2
-    DE | de-de       | +491511234 | 10115, 50667, 80331
-    AU | en-au       | +6141234   | 2000, 3000
-    NZ | en-nz       | +642112    | 1010, 6011
-""")
-LOCALES = {country: tuple(locales.split()) for country, locales, _, _ in _COUNTRIES}
-PHONE_PREFIXES = {country: prefix for country, _, prefix, _ in _COUNTRIES}  # + 4 digits
-POSTAL_CODES = {country: tuple(codes.split(", ")) for country, _, _, codes in _COUNTRIES}
-FIRST_NAMES = "Olivia Liam Emma Noah Ava Mateo Sofía Lucas Chloé Jack Mia Oliver Hannah Finn Aroha Ciara Leon".split()
-LAST_NAMES = "Smith Johnson García Martínez Tremblay Roy Hernández Brown Murphy Kelly Müller O'Connor Nguyen".split()
-SLUGS = {
-    name: unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().replace("'", "").lower()
-    for name in FIRST_NAMES + LAST_NAMES
-}
-EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example")
-AWKWARD = (  # first name, last name, e-mail: one kind per awkward row, in rotation
-    ("Anne, Marie", "Smith, Jr.", '"anne,marie"@example.com'),
-    ('Robert "Bobby"', 'O"Brien', '"bobby"@example.com'),
-    ("Tab\tFirst", "Tab\tLast", "tab\tuser@example.com"),
-    ("Line\nBreak", "Two\nLines", "new\nline@example.com"),
-    ("Carriage\rReturn", "Windows\r\nLine", "cr\r@example.com"),
-    ("Zoë", "Ñúñez", "zoë.ñúñez@exämple.com"),
-    ("太郎", "山田 太郎", "yamada@例え.jp"),
-    ("Ὀδυσσεύς", "Λαερτιάδης", "odysseus@example.gr"),
-    ("Rock 🎸", "Star 🌟", "rock🎸@example.com"),
-    ('=HYPERLINK("http://x")', "@SUM(1+1)", "=cmd@example.com"),
-    ("+cmd", "-2+3", "+1@example.com"),
-    ("@handle", "=1+2", "-dash@example.com"),
-    ("", "", ""),
-)
-CAMPAIGN_NAMES = (  # artist, tour
-    ("Taylor Nova", "The Midnight Eras Tour"),
-    ("Los Tigres del Sol", 'Gira "Fuego, Vivo" 2025'),
-    ("Zoë & The Ñandús", "Über Alles Tour"),
-    ("山田バンド", "World Tour 🌏"),
-    ("The Commas, Inc.", "=Tour() Live"),
-)
-PROMOTER_NAMES = ("Live Nation", "AEG Presents", "OCESA", "MCD Productions", "Frontier Touring", 'Sol, "S.A."')
-PREFERENCES = (  # id, type, is_optional, {locale: label}
-    ("favorite_song", "select", False, {"en-us": "Favorite song", "fr-ca": "Chanson préférée", "es-mx": "Canción"}),
-    ("seen_live", "checkbox", True, {"en-us": "I have seen them live", "fr-ca": "Je les ai déjà vus en concert"}),
-    ("ticket_count", "select", False, {"en-us": "How many tickets?", "de-de": "Wie viele Tickets?"}),
-    ("why_you", "text", True, {"en-us": 'Why should we pick you, "superfan"?', "fr-ca": "Pourquoi vous?"}),
-    ("accessible_seating", "checkbox", True, {"en-us": "I need accessible seating", "en-gb": "Accessible seats"}),
-    ("merch_size", "select", True, {"en-us": "T-shirt size", "es-mx": "Talla de camiseta"}),
-)
-SELECT_OPTIONS = {
-    "favorite_song": ("Anti-Hero", "Cruel Summer", "Love Story", "Shake It Off"),
-    "ticket_count": ("1", "2", "4"),
-    "merch_size": ("S", "M", "L", "XL"),
-}
-TEXT_ANSWERS = ("Since day one!", "My daughter loves you", "Saw you in 2019, best night ever", "")
-
-# Big tables are written as plain tuples in these column orders: the ORM's per-field work in
-# bulk_create made 1M entries take 3.5-4.5 minutes; tuples + COPY/executemany take about 1.5-2.
-TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
-    "fans": (Fan, ("id", "tm_id", "member_id", "global_user_id", "email", "phone", "postal_code", "first_name",
-                   "last_name")),
-    "entries": (Entry, ("id", "campaign_id", "fan_id", "market_id", "locale", "created_at", "phone_confirmed_at",
-                        "email", "phone", "first_name", "last_name", "answers", "allow_marketing", "allow_livenation",
-                        "allow_promoter", "allow_sms", "ip_address", "ip_postal_code", "latitude", "longitude",
-                        "fraud_score", "score_band", "fan_score")),
-    "additional_markets": (Entry.additional_markets.through, ("entry_id", "market_id")),
-    "promoter_opt_ins": (Entry.promoter_opt_ins.through, ("entry_id", "promoter_id")),
-    "codes": (Code, ("id", "campaign_id", "market_id", "value", "date_key", "status", "assigned_fan_id",
-                     "assigned_at")),
-    "scoring_records": (ScoringRecord, ("id", "campaign_id", "fan_id", "market_id", "score", "rank", "selected",
-                                        "locale")),
-    "scoring_codes": (ScoringRecord.codes.through, ("scoringrecord_id", "code_id")),
-    "sms_wave_fans": (SmsWave.fans.through, ("smswave_id", "fan_id")),
-}  # fmt: skip
-Rows = dict[str, list[tuple]]
 
 
 @dataclass(frozen=True)
@@ -230,9 +142,9 @@ def _entries_create(
         for index in range(start, stop):
             fan_index = (plan.fan_offset + index) % fan_count  # distinct fans within a campaign
             _entry_add(rng=rng, plan=plan, ids=ids, rows=rows, index=index, fan=(fan_index, fan_base + fan_index))
-        _rows_insert(rows=rows, counts=counts)
+        rows_insert(rows=rows, counts=counts)
         advance(stop - start)
-    _rows_insert(rows={"codes": _code_pool(rng=rng, plan=plan, ids=ids)}, counts=counts)
+    rows_insert(rows={"codes": _code_pool(rng=rng, plan=plan, ids=ids)}, counts=counts)
 
 
 def _campaign_sizes(*, campaigns: int, entries: int) -> list[int]:
@@ -348,7 +260,7 @@ def _fans_create(*, rng: random.Random, ids: _Ids, count: int, counts: Counter, 
     for start in range(0, count, BATCH_SIZE):
         stop = min(start + BATCH_SIZE, count)
         fans = [_fan_row(rng=rng, fan_id=ids.take("fans"), index=index, salt=salt) for index in range(start, stop)]
-        _rows_insert(rows={"fans": fans}, counts=counts)
+        rows_insert(rows={"fans": fans}, counts=counts)
         advance(stop - start)
 
 
@@ -482,36 +394,3 @@ def _code_pool(*, rng: random.Random, plan: _Plan, ids: _Ids) -> list[tuple]:
             status = (Code.Status.AVAILABLE if n < available else Code.Status.RESERVED).value
             codes.append(_code_row(rng=rng, plan=plan, code_id=ids.take("codes"), market_id=market_id, status=status))
     return codes
-
-
-def _rows_insert(*, rows: Rows, counts: Counter) -> None:
-    with transaction.atomic():
-        for name, (model, columns) in TABLES.items():
-            if rows.get(name):
-                counts[name] += _insert(model=model, columns=columns, rows=rows[name])
-
-
-def _insert(*, model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]) -> int:
-    """Insert tuples: COPY on PostgreSQL, executemany elsewhere; values adapted as the ORM would."""
-    by_attname = {f.attname: f for f in model._meta.concrete_fields}
-    table_fields = [by_attname[column] for column in columns]
-    adapt = [(i, f) for i, f in enumerate(table_fields) if isinstance(f, models.DateTimeField | models.JSONField)]
-    if adapt:
-        rows = [_adapted(row, adapt) for row in rows]
-    quote = connection.ops.quote_name
-    table, names = quote(model._meta.db_table), ", ".join(quote(f.column) for f in table_fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
-    return len(rows)
-
-
-def _adapted(row: tuple, adapt: list[tuple[int, models.Field]]) -> list:
-    values = list(row)
-    for index, model_field in adapt:
-        values[index] = model_field.get_db_prep_save(values[index], connection)
-    return values
