@@ -8,29 +8,24 @@ or several delimited objects (one storage key each). Memory stays bounded in all
 from __future__ import annotations
 
 import hashlib
-import time
 import zipfile
 from collections.abc import Iterable, Sequence
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
-
-from django.utils import timezone
 
 from exports import states, storage
 from exports.columns import Column, header_row
-from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
+from exports.errors import ExportStopped
 from exports.options import OutputSpec
 from exports.services import copy_path
+from exports.services.monitor import CHECK_EVERY_ROWS, RunMonitor
 from exports.storage import MultipartUpload, UploadedPart
 from exports.types.base import ExportContext, ExportType
 from exports.writers import DelimitedWriter, GzipSink, JsonLinesWriter, PartUploader
 from exportsite.conf import export_settings
 
 UTF8_BOM = b"\xef\xbb\xbf"
-# How often (in rows) the row loop looks at the clock for heartbeat/cancel/deadline checks.
-CHECK_EVERY_ROWS = 2000
 # Text handed from the csv writer to the uploader at a time (never more than a part).
 MAX_FLUSH_CHARS = 256 * 1024
 
@@ -45,112 +40,6 @@ class RunResult:
     bytes: int
     sha256: str
     keys: list[str]
-
-
-class RunMonitor:
-    """Heartbeat, progress and checkpoints; notices cancellation (the CAS update matches no
-    row because the job left TRIGGERED) and the deadline."""
-
-    def __init__(
-        self,
-        *,
-        export_id,
-        attempt: int,
-        deadline: datetime | None,
-        rows: int = 0,
-        checkpoints: bool = False,
-        max_rows: int = 0,
-        max_bytes: int = 0,
-    ):
-        self.export_id = export_id
-        self.attempt = attempt
-        self.max_rows = max_rows
-        self.max_bytes = max_bytes
-        self.deadline = deadline
-        self.rows = rows
-        self.last_key: Any = None
-        self.upload: MultipartUpload | None = None
-        self.uploader: PartUploader | None = None
-        self.checkpoints = checkpoints
-        self._interval = export_settings().progress_interval_seconds
-        self._last = time.monotonic()
-        self._deferred = False
-        self._pending_checkpoint: dict | None = None
-
-    def check_limits(self) -> None:
-        written = self.uploader.bytes_written if self.uploader else 0
-        if self.max_rows and self.rows > self.max_rows:
-            raise ExportFailure(
-                f"The export has more than {self.max_rows:,} rows, the limit for this type; narrow it with filters.",
-                f"Row limit {self.max_rows} exceeded.",
-            )
-        if self.max_bytes and written > self.max_bytes:
-            raise ExportFailure(
-                f"The export is larger than {self.max_bytes:,} bytes, the limit for this type; "
-                "narrow it with filters or columns.",
-                f"Size limit {self.max_bytes} exceeded.",
-            )
-
-    @contextmanager
-    def deferred(self):
-        """While the connection is busy (a COPY), keep checkpoints in memory and skip the
-        database; write the latest checkpoint when the block ends, also when it failed (the
-        parts it names were uploaded, and a retry resumes after them)."""
-        self._deferred = True
-        try:
-            yield
-        except BaseException:
-            self._deferred = False
-            self._save_pending_checkpoint(quietly=True)
-            raise
-        self._deferred = False
-        self._save_pending_checkpoint(quietly=False)
-
-    def _save_pending_checkpoint(self, *, quietly: bool) -> None:
-        checkpoint, self._pending_checkpoint = self._pending_checkpoint, None
-        if checkpoint is None:
-            return
-        try:
-            saved = states.record_checkpoint(self.export_id, attempt=self.attempt, checkpoint=checkpoint)
-        except Exception:
-            if not quietly:
-                raise
-            return
-        if not saved and not quietly:
-            raise ExportStopped()
-
-    def check(self, *, force: bool = False) -> None:
-        self.check_limits()
-        if self._deferred:
-            return
-        now = time.monotonic()
-        if not force and now - self._last < self._interval:
-            return
-        self._last = now
-        if self.deadline is not None and timezone.now() > self.deadline:
-            raise ExportDeadlineExceeded()
-        written = self.uploader.bytes_written if self.uploader else 0
-        if not states.record_progress(
-            self.export_id, attempt=self.attempt, rows_written=self.rows, bytes_written=written
-        ):
-            raise ExportStopped()
-
-    def on_part(self, part: UploadedPart) -> None:
-        if self.checkpoints and self.uploader is not None and self.upload is not None:
-            checkpoint = {
-                "key": self.upload.key,
-                "upload_id": self.upload.upload_id,
-                "parts": [[p.number, p.etag, p.size] for p in self.uploader.parts],
-                "rows": self.rows,
-                "bytes": self.uploader.bytes_written,
-                "last_key": self.last_key,
-            }
-            if self._deferred:
-                self._pending_checkpoint = checkpoint
-                return
-            if not states.record_checkpoint(self.export_id, attempt=self.attempt, checkpoint=checkpoint):
-                raise ExportStopped()
-        self.check(force=True)
 
 
 def _uploader(upload: MultipartUpload, monitor: RunMonitor, parts: list[UploadedPart] | None = None) -> PartUploader:
@@ -201,7 +90,7 @@ def write_single(
         writer.discard_pending()  # the header is in the first part already
     if copy_path.copy_fast_path_usable(export_type=export_type, columns=columns, spec=spec):
         writer.flush()
-        rows, last_key = _copy_rows(
+        rows, last_key = copy_path.copy_rows_into(
             ctx, export_type, columns, sink, monitor=monitor, spec=spec, flush_chars=flush_chars
         )
     else:
@@ -233,45 +122,6 @@ def _python_rows(ctx, export_type, columns, writer, *, monitor: RunMonitor, flus
             monitor.rows = rows
             monitor.check()
             check_at = rows + CHECK_EVERY_ROWS
-    return rows, last_key
-
-
-def _copy_rows(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec: OutputSpec, flush_chars: int):
-    """PostgreSQL fast path: formatted rows from COPY in keyset batches of about half a part;
-    the buffer is flushed only between different keys, and the database work of the monitor
-    (heartbeat, checkpoint) waits for the end of each batch."""
-    delimiter = spec.file_format.delimiter
-    separator = delimiter.encode()
-    buffer = bytearray()
-    rows, last_key = monitor.rows, ctx.resume_after
-    after_id = ctx.resume_after or 0
-    batch_rows, part_size = 200, export_settings().part_size_bytes
-    previous_length = 0  # the last row is buffer[-previous_length:] (rows may not outlive the next read)
-    while (boundary := export_type.copy_boundary(ctx, after_id=after_id, rows=batch_rows)) is not None:
-        batch_bytes, batch_start = 0, rows
-        query = export_type.copy_queryset(ctx, columns, after_id=after_id, upper_id=boundary)
-        # closing(): an error mid-batch must end the COPY before anything else uses the connection.
-        with monitor.deferred(), closing(copy_path.copy_rows(query, delimiter=delimiter)) as copied:
-            for row in copied:
-                if len(buffer) >= flush_chars:
-                    last_key = copy_path.row_key(buffer[len(buffer) - previous_length :], separator)
-                    if copy_path.row_key(row, separator) != last_key:
-                        monitor.rows, monitor.last_key = rows, last_key
-                        sink.write(bytes(buffer))
-                        buffer.clear()
-                buffer += row
-                previous_length = len(row)
-                batch_bytes += len(row)
-                rows += 1
-        monitor.rows = rows
-        monitor.check()
-        after_id = boundary
-        if rows > batch_start:
-            batch_rows = max(100, min(100_000, int(part_size / 2 / (batch_bytes / (rows - batch_start)))))
-    if previous_length:
-        last_key = copy_path.row_key(buffer[len(buffer) - previous_length :], separator)
-    monitor.rows, monitor.last_key = rows, last_key
-    sink.write(bytes(buffer))
     return rows, last_key
 
 

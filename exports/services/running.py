@@ -20,6 +20,7 @@ from exports.models import ExpiredReason, Export, FailureKind
 from exports.options import output_spec
 from exports.services import pipeline
 from exports.services.failures import is_transient
+from exports.services.monitor import RunMonitor
 from exports.services.notifications import export_ended
 from exports.services.requesting import export_enqueue
 from exports.storage import UploadedPart
@@ -161,7 +162,7 @@ def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None)
     export, export_type = attempt.export, attempt.export_type
     estimate = export_type.estimate(ctx)  # all rows of the snapshot, resumed or not
     spec = output_spec(export_type, export.parameters) if export_type.output == "single" else None
-    monitor = pipeline.RunMonitor(
+    monitor = RunMonitor(
         export_id=export.pk,
         attempt=attempt.number,
         deadline=export.deadline_at,
