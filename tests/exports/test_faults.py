@@ -718,8 +718,7 @@ def test_redis_restart_loses_queued_messages_but_every_pending_job_finishes(proc
     broker = RedisServer(procs).start()
     send_to(broker.url)
     user = superuser()
-    # Small files (each under one part, no mid-run heartbeat): this test is about the broker, and
-    # stays clear of the COPY path's deadlock at the first checkpoint (COPY_PATH_DEADLOCK).
+    # Small files (each under one part): this test is about the broker.
     demo_dataset_create(campaigns=5, entries=100, seed=11)
     campaigns = list(Campaign.objects.order_by("pk"))
     # Files go to a local folder here: this test is about the broker.
