@@ -550,39 +550,35 @@ class Bench:
 
     def _dataset(self, name: str, *, campaigns: int, total: int, seed: int) -> dict:
         """A dataset made by demo_dataset_create, reused when the bench database already has it
-        with the same entry counts; recorded in the bench_dataset table."""
+        with the entry counts recorded when it was made (table bench_dataset)."""
         from django.db import connection
-        from django.db.models import Count
 
-        from campaigns.models import Campaign, Entry
-        from campaigns.services import _campaign_sizes, demo_dataset_create
+        from campaigns.models import Campaign
+        from campaigns.services import demo_dataset_create
 
-        expected = _campaign_sizes(campaigns=campaigns, entries=total)
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS bench_dataset (name text PRIMARY KEY, campaign_ids bigint[] NOT NULL, "
                 "entries bigint NOT NULL, made_seconds double precision, made_at timestamptz NOT NULL DEFAULT now())"
             )
-            cursor.execute("SELECT campaign_ids, made_seconds FROM bench_dataset WHERE name = %s", [name])
+            cursor.execute("ALTER TABLE bench_dataset ADD COLUMN IF NOT EXISTS counts bigint[]")
+            cursor.execute("SELECT campaign_ids, counts, made_seconds FROM bench_dataset WHERE name = %s", [name])
             row = cursor.fetchone()
         if row:
-            ids, made_seconds = list(row[0]), row[1]
-            counts = dict(
-                Entry.objects.filter(campaign_id__in=ids)
-                .values_list("campaign_id")
-                .annotate(n=Count("id"))
-                .values_list("campaign_id", "n")
-            )
-            if [counts.get(pk, 0) for pk in ids] == expected:
+            ids, recorded, made_seconds = list(row[0]), row[1], row[2]
+            counts = self._entry_counts(ids)
+            if sum(counts) == total and (recorded is None or list(recorded) == counts):
                 log(f"dataset {name}: reused (campaigns {ids[0]}…{ids[-1]})")
+                if recorded is None:
+                    self._record_dataset(name, ids, total, counts, made_seconds)
                 return {
                     "name": name,
                     "campaign_ids": ids,
-                    "sizes": expected,
+                    "sizes": counts,
                     "reused": True,
                     "made_seconds": made_seconds,
                 }
-            log(f"dataset {name}: recorded counts do not match; making it again")
+            log(f"dataset {name}: its entry counts changed; making it again")
         log(f"dataset {name}: creating {total:,} entries in {campaigns} campaign(s) (demo_dataset_create, seed {seed})")
         before = set(Campaign.objects.values_list("pk", flat=True))
         started = time.monotonic()
@@ -599,13 +595,32 @@ class Bench:
         log(f"dataset {name}: made in {made_seconds:.0f}s; VACUUM ANALYZE")
         with connection.cursor() as cursor:
             cursor.execute("VACUUM (ANALYZE)")
+        counts = self._entry_counts(ids)
+        self._record_dataset(name, ids, total, counts, made_seconds)
+        return {"name": name, "campaign_ids": ids, "sizes": counts, "reused": False, "made_seconds": made_seconds}
+
+    @staticmethod
+    def _entry_counts(campaign_ids: list[int]) -> list[int]:
+        from django.db.models import Count
+
+        from campaigns.models import Entry
+
+        rows = Entry.objects.filter(campaign_id__in=campaign_ids).values("campaign_id").annotate(n=Count("id"))
+        counts = {row["campaign_id"]: row["n"] for row in rows}
+        return [counts.get(pk, 0) for pk in campaign_ids]
+
+    @staticmethod
+    def _record_dataset(name: str, ids: list[int], total: int, counts: list[int], made_seconds) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO bench_dataset (name, campaign_ids, entries, made_seconds) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET campaign_ids = EXCLUDED.campaign_ids, entries = EXCLUDED.entries, "
-                "made_seconds = EXCLUDED.made_seconds, made_at = now()",
-                [name, ids, total, made_seconds],
+                "INSERT INTO bench_dataset (name, campaign_ids, entries, counts, made_seconds) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO UPDATE SET campaign_ids = EXCLUDED.campaign_ids, "
+                "entries = EXCLUDED.entries, counts = EXCLUDED.counts, made_seconds = EXCLUDED.made_seconds, "
+                "made_at = now()",
+                [name, ids, total, counts, made_seconds],
             )
-        return {"name": name, "campaign_ids": ids, "sizes": expected, "reused": False, "made_seconds": made_seconds}
 
     def environment(self) -> dict:
         from django.db import connection
@@ -966,9 +981,13 @@ class Bench:
     def run(self) -> dict:
         args = self.args
         self.setup_database()
+        started = time.monotonic()
         datasets = self.ensure_datasets()
+        self.results["dataset_seconds"] = time.monotonic() - started
         main_id, main_rows = datasets["main"]["campaign_ids"][0], args.entries
-        small_ids = datasets["small"]["campaign_ids"][1:]  # the 20 campaigns of SMALL_ENTRIES entries
+        # The 20 smallest campaigns of the small dataset (SMALL_ENTRIES entries each with today's generator).
+        small = sorted(zip(datasets["small"]["sizes"], datasets["small"]["campaign_ids"], strict=True))
+        small_ids = sorted(pk for _, pk in small[:SMALL_CAMPAIGNS])
         self.results["datasets"] = datasets
         self.results["environment"] = self.environment()
         self.results["parameters"] = {
@@ -1203,7 +1222,8 @@ def render_markdown(results: dict) -> str:
             lines.append(f"| {label} | {fmt_num(value['tree_peak_mb'])} | {fmt_num(value['process_peak_mb'])} |")
     latency = results.get("latency_1k")
     if latency:
-        lines += ["", f"## POST → FINISHED, {SMALL_ENTRIES}-row export (Redis broker, worker running)", "",
+        rows = next((item["rows"] for item in latency.values() if item.get("rows")), SMALL_ENTRIES)
+        lines += ["", f"## POST → FINISHED, {rows:,}-row export (Redis broker, worker running)", "",
                   "| spacing | samples | median (s) | min (s) | max (s) | queue wait median (s) | run median (s) |",
                   "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for name, item in latency.items():
@@ -1219,7 +1239,8 @@ def render_markdown(results: dict) -> str:
     if concurrent:
         lines += [
             "",
-            f"## {concurrent['exports']} concurrent small exports ({SMALL_ENTRIES} rows each, one per campaign)",
+            f"## {concurrent['exports']} concurrent small exports ({concurrent['rows'] // concurrent['exports']:,} "
+            "rows each, one per campaign)",
             "",
             f"All requested at once ({concurrent['request_seconds']:.2f} s to request them); the last FINISHED "
             f"after **{concurrent['seconds']:.2f} s** ({concurrent['exports_per_s']:.1f} exports/s, "
@@ -1243,7 +1264,18 @@ def render_markdown(results: dict) -> str:
         lines += ["", "## Errors", ""]
         for name, text in results["errors"].items():
             lines.append(f"- {name}: `{text.strip().splitlines()[-1][:300]}`")
-    lines += ["", f"Total runtime of the benchmark: {results['runtime_seconds']:.0f} s.", ""]
+    made = []
+    for dataset in {d["name"]: d for d in results.get("datasets", {}).values()}.values():
+        how = "reused" if dataset["reused"] else f"made in {dataset['made_seconds']:.0f} s"
+        made.append(f"{dataset['name']} ({how})")
+    lines += [
+        "",
+        f"Datasets (database `{params['database']}`): {', '.join(made)}.",
+        "",
+        f"Total runtime of the benchmark: {results['runtime_seconds']:.0f} s "
+        f"(of which {results.get('dataset_seconds', 0):.0f} s making or checking datasets).",
+        "",
+    ]
     return "\n".join(lines)
 
 

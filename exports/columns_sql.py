@@ -76,8 +76,9 @@ def _split(template: str):
 
 def _guard(inner: str) -> str:
     """exports.columns.guard_formula in SQL, NULL for empty."""
+    # ascii() of the first character: = + - @ TAB CR (cheaper than left(), and 0 for '').
     return (
-        f"CASE WHEN left({inner}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+        f"CASE WHEN ascii({inner}) IN (61, 43, 45, 64, 9, 13) "
         f"THEN CASE WHEN {inner} ~ '{_PLAIN_NUMBER_RE}' THEN {inner} ELSE '''' || {inner} END "
         f"ELSE NULLIF({inner}, '') END"
     )
@@ -91,6 +92,11 @@ def _number(inner: str) -> str:
 def sql_text(expression: Expression) -> Expression:
     """format_text(value)."""
     return Sql(_guard("⟨0⟩::text"), expression)
+
+
+def sql_integer(expression: Expression) -> Expression:
+    """str(value) of an integer column (never guarded: it is a number)."""
+    return Sql("⟨0⟩::text", expression)
 
 
 def sql_first_text(first: Expression, second: Expression) -> Expression:

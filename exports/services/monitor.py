@@ -107,15 +107,20 @@ class RunMonitor:
         ):
             raise ExportStopped()
 
-    def on_part(self, part: UploadedPart) -> None:
+    def mark(self) -> tuple[int, Any]:
+        """What has been written when a part is cut: (rows, key of the last row)."""
+        return self.rows, self.last_key
+
+    def on_part(self, part: UploadedPart, mark: tuple[int, Any] | None = None) -> None:
         if self.checkpoints and self.uploader is not None and self.upload is not None:
+            rows, last_key = mark if mark is not None else self.mark()
             checkpoint = {
                 "key": self.upload.key,
                 "upload_id": self.upload.upload_id,
                 "parts": [[p.number, p.etag, p.size] for p in self.uploader.parts],
-                "rows": self.rows,
-                "bytes": self.uploader.bytes_written,
-                "last_key": self.last_key,
+                "rows": rows,
+                "bytes": self.uploader.uploaded_bytes,
+                "last_key": last_key,
             }
             if self._deferred:
                 self._pending_checkpoint = checkpoint

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -42,10 +43,19 @@ class RunResult:
     keys: list[str]
 
 
-def _uploader(upload: MultipartUpload, monitor: RunMonitor, parts: list[UploadedPart] | None = None) -> PartUploader:
-    uploader = PartUploader(upload, part_size=export_settings().part_size_bytes, on_part=monitor.on_part, parts=parts)
+@contextmanager
+def _uploading(upload: MultipartUpload, monitor: RunMonitor, parts: list[UploadedPart] | None = None):
+    """A PartUploader for `upload`; on any error its background part uploads are stopped and
+    waited for, so the caller's abort leaves nothing behind."""
+    uploader = PartUploader(
+        upload, part_size=export_settings().part_size_bytes, on_part=monitor.on_part, parts=parts, mark=monitor.mark
+    )
     monitor.upload, monitor.uploader = upload, uploader
-    return uploader
+    try:
+        yield uploader
+    except BaseException:
+        uploader.discard()
+        raise
 
 
 def _select_columns(columns: Sequence[Column], wanted: tuple[str, ...] | None) -> list[Column]:
@@ -77,29 +87,29 @@ def write_single(
 ) -> RunResult:
     """One file. Parts are cut only between records of different keys, and each part records a
     checkpoint (rows, last key, parts), so a later run can continue after it."""
-    uploader = _uploader(upload, monitor, resumed_parts)
-    sink = GzipSink(uploader) if spec.gzip else uploader
-    flush_chars = _flush_chars()
-    columns = _select_columns(export_type.columns(ctx), spec.columns)
-    if resumed_parts:
-        writer = _open_writer(_NoBom(sink), spec, flush_chars)
-    else:
-        writer = _open_writer(sink, spec, flush_chars)
-    writer.write_header(header_row(columns))
-    if resumed_parts and not spec.jsonl:
-        writer.discard_pending()  # the header is in the first part already
-    if copy_path.copy_fast_path_usable(export_type=export_type, columns=columns, spec=spec):
-        writer.flush()
-        rows, last_key = copy_path.copy_rows_into(
-            ctx, export_type, columns, sink, monitor=monitor, spec=spec, flush_chars=flush_chars
-        )
-    else:
-        rows, last_key = _python_rows(ctx, export_type, columns, writer, monitor=monitor, flush_chars=flush_chars)
-    monitor.rows, monitor.last_key = rows, last_key
-    writer.close()
-    if spec.gzip:
-        sink.close()
-    parts = uploader.close()
+    with _uploading(upload, monitor, resumed_parts) as uploader:
+        sink = GzipSink(uploader) if spec.gzip else uploader
+        flush_chars = _flush_chars()
+        columns = _select_columns(export_type.columns(ctx), spec.columns)
+        if resumed_parts:
+            writer = _open_writer(_NoBom(sink), spec, flush_chars)
+        else:
+            writer = _open_writer(sink, spec, flush_chars)
+        writer.write_header(header_row(columns))
+        if resumed_parts and not spec.jsonl:
+            writer.discard_pending()  # the header is in the first part already
+        if copy_path.copy_fast_path_usable(export_type=export_type, columns=columns, spec=spec):
+            writer.flush()
+            rows, last_key = copy_path.copy_rows_into(
+                ctx, export_type, columns, sink, monitor=monitor, spec=spec, flush_chars=flush_chars
+            )
+        else:
+            rows, last_key = _python_rows(ctx, export_type, columns, writer, monitor=monitor, flush_chars=flush_chars)
+        monitor.rows, monitor.last_key = rows, last_key
+        writer.close()
+        if spec.gzip:
+            sink.close()
+        parts = uploader.close()
     monitor.check(force=True)
     upload.complete(parts)
     return RunResult(rows=rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
@@ -156,19 +166,19 @@ def write_zip(
 ) -> RunResult:
     """One ZIP, members written one after another straight into the multipart upload (zipfile
     writes data descriptors on an unseekable stream, so nothing is staged on disk)."""
-    uploader = _uploader(upload, monitor)
-    # Members carry the job's start time, not the wall clock, so the same data gives the same bytes.
-    stamp = ctx.started_at.astimezone(UTC).timetuple()[:6]
-    with zipfile.ZipFile(uploader, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for output in export_type.files(ctx):
-            info = zipfile.ZipInfo(output.name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, mode="w", force_zip64=True) as member:
-                writer = DelimitedWriter(member, delimiter=export_type.file_format.delimiter)
-                writer.write_header(header_row(output.columns))
-                _stream_rows(writer, output.columns, output.records, monitor)
-                writer.close()
-    parts = uploader.close()
+    with _uploading(upload, monitor) as uploader:
+        # Members carry the job's start time, not the wall clock, so the same data gives the same bytes.
+        stamp = ctx.started_at.astimezone(UTC).timetuple()[:6]
+        with zipfile.ZipFile(uploader, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+            for output in export_type.files(ctx):
+                info = zipfile.ZipInfo(output.name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, mode="w", force_zip64=True) as member:
+                    writer = DelimitedWriter(member, delimiter=export_type.file_format.delimiter)
+                    writer.write_header(header_row(output.columns))
+                    _stream_rows(writer, output.columns, output.records, monitor)
+                    writer.close()
+        parts = uploader.close()
     monitor.check(force=True)
     upload.complete(parts)
     return RunResult(rows=monitor.rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
@@ -194,14 +204,14 @@ def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMoni
                 monitor.export_id, attempt=monitor.attempt, checkpoint={"open": open_uploads}
             ):
                 raise ExportStopped()
-            uploader = _uploader(upload, monitor)
-            uploader.write = _hashing_write(uploader.write, digest)
-            writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)
-            writer.write_header(header_row(output.columns))
-            _stream_rows(writer, output.columns, output.records, monitor)
-            writer.close()
-            pending.append((upload, uploader.close()))
-            total_bytes += uploader.bytes_written
+            with _uploading(upload, monitor) as uploader:
+                uploader.write = _hashing_write(uploader.write, digest)
+                writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)
+                writer.write_header(header_row(output.columns))
+                _stream_rows(writer, output.columns, output.records, monitor)
+                writer.close()
+                pending.append((upload, uploader.close()))
+                total_bytes += uploader.bytes_written
             upload = None
         monitor.check(force=True)
         for finished, parts in pending:

@@ -59,7 +59,7 @@ def entry_columns(
     event_ids = {pk: cells.event_ids for pk, cells in (markets or {}).items()}
     market_sql = markets is not None
     columns = [
-        Column("id", lambda r: str(r.entry.id), lambda p: cs.sql_text(F(p + "id"))),
+        Column("id", lambda r: str(r.entry.id), lambda p: cs.sql_integer(F(p + "id"))),
         Column("contest_title", lambda r: title, lambda p: cs.sql_const(title)),
         Column(
             "entry_date",

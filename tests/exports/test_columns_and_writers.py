@@ -88,7 +88,7 @@ def test_part_uploader_cuts_parts_at_write_boundaries_and_hashes_the_whole():
 
     upload = _MemoryUpload()
     seen = []
-    uploader = PartUploader(upload, part_size=10, on_part=seen.append)
+    uploader = PartUploader(upload, part_size=10, on_part=lambda part, mark: seen.append(part))
     for chunk in (b"abc", b"defghijklmnop", b"qrstuvwxyz0123"):
         uploader.write(chunk)
     parts = uploader.close()

@@ -154,7 +154,9 @@ def test_failure_after_parts_were_uploaded_aborts_the_upload(settings, monkeypat
 
     monkeypatch.setattr(upload_class, "write_part", write_part_then_explode)
     assert export_run(export_id=str(export.pk)) == "failed"
-    assert len(parts) == 4  # three parts were uploaded before the failure
+    # three parts were uploaded before the failure; uploads run in the background, so up to two
+    # queued parts may have been tried after it before the error surfaced
+    assert 4 <= len(parts) <= 6
     export.refresh_from_db()
     assert export.status == "FAILED" and export.failure_kind == "internal"
     assert "internal error" in export.error_message and export.error_payload == "RuntimeError"
