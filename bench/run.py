@@ -53,6 +53,7 @@ TERMINAL = ("FINISHED", "FAILED", "CANCELLED", "EXPIRED")
 S3_BUCKET = "bench-exports"
 S3_CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
 REDIS_NAMESPACE = "dramatiq"  # what exportsite.settings gives its RedisBroker
+BENCH_LOCK_ID = 0x62656E6368  # pg_try_advisory_lock key ("bench"), held for the whole run
 MOTO_RESTART_MB = 3000  # moto keeps objects in memory even after a delete; restart it above this
 # Variables of the caller's environment passed to the workers (to try settings, e.g.
 # EXPORTS_PART_SIZE_KB or EXPORTS_COPY_FAST_PATH=0); storage locations are the bench's own.
@@ -1334,6 +1335,11 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("redis-server") is None:
         raise SystemExit("bench: the redis-server binary is needed (a private one is started on a free port)")
     database_url = bench_database_url(os.environ["DATABASE_URL"], args.database)
+    # One run at a time per server: runs share the bench database and bench/data/last-run,
+    # and a second run would delete the first one's jobs and files (and skew its numbers).
+    lock = _connect_maintenance(database_url)
+    if not lock.execute("SELECT pg_try_advisory_lock(%s)", [BENCH_LOCK_ID]).fetchone()[0]:
+        raise SystemExit("bench: another bench run is in progress on this PostgreSQL server; try again later")
     ensure_database(database_url, reset=args.reset_database)
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -1360,6 +1366,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.stop_worker()
         procs.stop_all()
+        lock.close()
     results["environment"]["load_average_end"] = os.getloadavg()
     results["runtime_seconds"] = time.monotonic() - started
     evaluate(results)

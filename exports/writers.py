@@ -116,7 +116,7 @@ class PartUploader:
         on_part: Callable[[UploadedPart, object], None] | None = None,
         parts: list[UploadedPart] | None = None,
         mark: Callable[[], object] | None = None,
-        in_flight: int = 2,
+        in_flight: int = 1,
     ):
         self._upload = upload
         self._part_size = part_size
@@ -135,8 +135,8 @@ class PartUploader:
         self._buffer += data
         self.bytes_written += len(data)
         if len(self._buffer) >= self._part_size:
-            chunk = bytes(self._buffer)
-            self._buffer.clear()
+            # Hand the buffer itself to the uploader thread (no copy) and start a new one.
+            chunk, self._buffer = self._buffer, bytearray()
             self._submit(chunk)
         while self._pending and self._pending[0][0].done():
             self._finish_oldest()
@@ -145,13 +145,13 @@ class PartUploader:
     def flush(self) -> None:
         """File-object protocol (zipfile calls it); parts are only cut by size."""
 
-    def _submit(self, chunk: bytes) -> None:
+    def _submit(self, chunk: bytes | bytearray) -> None:
         number, self._next_number = self._next_number, self._next_number + 1
         self._pending.append((self._executor.submit(self._hash_and_upload, number, chunk), self._mark()))
         while len(self._pending) > self._in_flight:
             self._finish_oldest()
 
-    def _hash_and_upload(self, number: int, chunk: bytes) -> UploadedPart:
+    def _hash_and_upload(self, number: int, chunk: bytes | bytearray) -> UploadedPart:
         self._digest.update(chunk)
         return self._upload.write_part(number, chunk)
 

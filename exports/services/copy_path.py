@@ -18,7 +18,7 @@ query Django compiles.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 
 from django.conf import settings
 from django.db import connection
@@ -71,20 +71,31 @@ _BATCH_PLANNER = {
 }
 
 
-def copy_rows(query: CopyQuery, *, delimiter: str) -> Iterator[memoryview]:
-    """Each item is one formatted row, line end included. psycopg locks the connection for
-    the whole COPY: the caller must not query the database until the iterator is exhausted
-    (the pipeline defers its heartbeats and checkpoints to the end of each batch)."""
-    statement, params = copy_statement(query, delimiter=delimiter)
+# Stand-ins for the batch bounds: the statement is compiled once per run and each batch swaps
+# its own bounds into the parameters (Django's compile of the big expression list is not free).
+_AFTER, _UPPER = -7_000_000_000_000_000_001, -7_000_000_000_000_000_002
+
+
+@contextmanager
+def batch_planner():
+    """Session planner settings for the run's batch statements, restored afterwards."""
     with connection.cursor() as cursor:
         for name, value in _BATCH_PLANNER.items():
             cursor.execute(f"SET {name} = {value}")
-        try:
-            with cursor.cursor.copy(statement, params) as copy:
-                yield from copy
-        finally:
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
             for name in _BATCH_PLANNER:
                 cursor.execute(f"RESET {name}")
+
+
+def copy_rows(statement: str, params: Sequence) -> Iterator[memoryview]:
+    """Each item is one formatted row, line end included. psycopg locks the connection for
+    the whole COPY: the caller must not query the database until the iterator is exhausted
+    (the pipeline defers its heartbeats and checkpoints to the end of each batch)."""
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        yield from copy
 
 
 def row_key(row: bytes | memoryview, delimiter: bytes) -> int:
@@ -100,15 +111,37 @@ def copy_rows_into(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec
     delimiter = spec.file_format.delimiter
     separator = delimiter.encode()
     buffer = bytearray()
+    template = export_type.copy_queryset(ctx, columns, after_id=_AFTER, upper_id=_UPPER)
+    statement, template_params = copy_statement(template, delimiter=delimiter)
+    with batch_planner():
+        rows, last_key, previous_length = _copy_batches(
+            ctx,
+            export_type,
+            sink,
+            statement,
+            template_params,
+            monitor=monitor,
+            flush_chars=flush_chars,
+            separator=separator,
+            buffer=buffer,
+        )
+    if previous_length:
+        last_key = row_key(buffer[len(buffer) - previous_length :], separator)
+    monitor.rows, monitor.last_key = rows, last_key
+    sink.write(bytes(buffer))
+    return rows, last_key
+
+
+def _copy_batches(ctx, export_type, sink, statement, template_params, *, monitor, flush_chars, separator, buffer):
     rows, last_key = monitor.rows, ctx.resume_after
     after_id = ctx.resume_after or 0
     batch_rows, part_size = 200, export_settings().part_size_bytes
     previous_length = 0  # the last row is buffer[-previous_length:] (rows may not outlive the next read)
     while (boundary := export_type.copy_boundary(ctx, after_id=after_id, rows=batch_rows)) is not None:
         batch_bytes, batch_start = 0, rows
-        query = export_type.copy_queryset(ctx, columns, after_id=after_id, upper_id=boundary)
+        params = [after_id if p == _AFTER else boundary if p == _UPPER else p for p in template_params]
         # closing(): an error mid-batch must end the COPY before anything else uses the connection.
-        with monitor.deferred(), closing(copy_rows(query, delimiter=delimiter)) as copied:
+        with monitor.deferred(), closing(copy_rows(statement, params)) as copied:
             for row in copied:
                 if len(buffer) >= flush_chars:
                     last_key = row_key(buffer[len(buffer) - previous_length :], separator)
@@ -125,8 +158,4 @@ def copy_rows_into(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec
         after_id = boundary
         if rows > batch_start:
             batch_rows = max(100, min(100_000, int(part_size / 2 / (batch_bytes / (rows - batch_start)))))
-    if previous_length:
-        last_key = row_key(buffer[len(buffer) - previous_length :], separator)
-    monitor.rows, monitor.last_key = rows, last_key
-    sink.write(bytes(buffer))
-    return rows, last_key
+    return rows, last_key, previous_length
