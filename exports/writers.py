@@ -135,8 +135,8 @@ class PartUploader:
         self._buffer += data
         self.bytes_written += len(data)
         if len(self._buffer) >= self._part_size:
-            # Hand the buffer itself to the uploader thread (no copy) and start a new one.
-            chunk, self._buffer = self._buffer, bytearray()
+            chunk = bytes(self._buffer)  # the buffer keeps its capacity: no regrowth per part
+            self._buffer.clear()
             self._submit(chunk)
         while self._pending and self._pending[0][0].done():
             self._finish_oldest()
