@@ -114,7 +114,7 @@ class ExportType:
     supported_filters: ClassVar[tuple[str, ...]] = ()
     # Hard caps: a job over them fails with a clear message (never a truncated file).
     max_rows: ClassVar[int] = 50_000_000
-    max_bytes: ClassVar[int] = 50 * 1024**3
+    max_bytes: ClassVar[int] = 45 * 1024**3  # under 10,000 parts of 5 MiB (S3's part limit)
 
     @property
     def actor_name(self) -> str:
