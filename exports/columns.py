@@ -118,7 +118,3 @@ class Column:
 
 def header_row(columns: Sequence[Column]) -> list[str]:
     return [column.header for column in columns]
-
-
-def row_cells(columns: Sequence[Column], record: Any) -> list[str]:
-    return [column.value(record) for column in columns]

@@ -12,7 +12,7 @@ with a fraction, or tiny ones that Python prints in exponent form) and a cell th
 
 from __future__ import annotations
 
-from django.db.models import Expression, F, TextField, Value
+from django.db.models import Expression, TextField, Value
 
 _TEXT = TextField()
 _PLAIN_NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -109,10 +109,6 @@ def sql_timestamp(expression: Expression) -> Expression:
     return Sql("to_char(⟨0⟩ AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", expression)
 
 
-def sql_bool(expression: Expression) -> Expression:
-    return Sql("CASE WHEN ⟨0⟩ THEN 'true' ELSE 'false' END", expression)
-
-
 def sql_is_set(expression: Expression) -> Expression:
     """format_bool(value is not None)."""
     return Sql("CASE WHEN ⟨0⟩ IS NULL THEN 'false' ELSE 'true' END", expression)
@@ -162,7 +158,3 @@ def sql_answer(answers: Expression, key: str) -> Expression:
         f"WHEN 'object' THEN {_guard(value + '::text')} ELSE 'false' END"
     )
     return Sql(template, answers, Value(key, output_field=_TEXT))
-
-
-def field(prefix: str, name: str) -> F:
-    return F(prefix + name)

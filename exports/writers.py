@@ -8,7 +8,7 @@ import io
 import json
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
@@ -60,20 +60,6 @@ class DelimitedWriter:
         self._buffer.seek(0)
         self._buffer.truncate(0)
         self._chunk_rows = []
-
-    def write_rows(self, rows: Iterable[list[str]]) -> None:
-        writerow = self._writer.writerow
-        chunk_rows = self._chunk_rows
-        buffer = self._buffer
-        count = 0
-        for row in rows:
-            writerow(row)
-            chunk_rows.append(row)
-            count += 1
-            if buffer.tell() >= self._flush_chars:
-                self.flush()
-                chunk_rows = self._chunk_rows
-        self.rows += count
 
     def flush(self) -> None:
         text = self._buffer.getvalue()

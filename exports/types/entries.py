@@ -5,6 +5,7 @@ that export entries under a filter (opt-ins, scoring)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from django.db.models import F, Q, Value
@@ -47,6 +48,21 @@ def market_cells(market: Market) -> MarketCells:
     )
 
 
+def entry_text_column(header: str, field: str, fallback: str | None = None) -> Column:
+    """A text cell of the entry row: `field`, else `fallback` when it is empty, formula-guarded.
+    Row attributes carry the ORM paths' names (selectors.ENTRY_ROW_FIELDS), so one name gives
+    both the Python value and its SQL twin, which therefore cannot drift apart."""
+    first = attrgetter(field)
+    if fallback is None:
+        return Column(header, lambda r: format_text(first(r.entry)), lambda p: cs.sql_text(F(p + field)))
+    second = attrgetter(fallback)
+    return Column(
+        header,
+        lambda r: format_text(first(r.entry) or second(r.entry)),
+        lambda p: cs.sql_first_text(F(p + field), F(p + fallback)),
+    )
+
+
 def entry_columns(
     campaign: Campaign, *, include_preferences: bool, markets: dict[int, MarketCells] | None = None
 ) -> list[Column]:
@@ -66,41 +82,15 @@ def entry_columns(
             lambda r: format_timestamp(r.entry.created_at),
             lambda p: cs.sql_timestamp(F(p + "created_at")),
         ),
-        Column("tm_id", lambda r: format_text(r.entry.fan__tm_id), lambda p: cs.sql_text(F(p + "fan__tm_id"))),
-        Column(
-            "globalUserId",
-            lambda r: format_text(r.entry.fan__global_user_id),
-            lambda p: cs.sql_text(F(p + "fan__global_user_id")),
-        ),
-        Column("ip_address", lambda r: format_text(r.entry.ip_address), lambda p: cs.sql_text(F(p + "ip_address"))),
-        Column(
-            "email",
-            lambda r: format_text(r.entry.email or r.entry.fan__email),
-            lambda p: cs.sql_first_text(F(p + "email"), F(p + "fan__email")),
-        ),
-        Column(
-            "first_name",
-            lambda r: format_text(r.entry.fan__first_name or r.entry.first_name),
-            lambda p: cs.sql_first_text(F(p + "fan__first_name"), F(p + "first_name")),
-        ),
-        Column(
-            "last_name",
-            lambda r: format_text(r.entry.fan__last_name or r.entry.last_name),
-            lambda p: cs.sql_first_text(F(p + "fan__last_name"), F(p + "last_name")),
-        ),
-        Column(
-            "Zip Code",
-            lambda r: format_text(r.entry.ip_postal_code or r.entry.fan__postal_code),
-            lambda p: cs.sql_first_text(F(p + "ip_postal_code"), F(p + "fan__postal_code")),
-        ),
-        Column(
-            "Mobile Phone",
-            lambda r: format_text(r.entry.phone or r.entry.fan__phone),
-            lambda p: cs.sql_first_text(F(p + "phone"), F(p + "fan__phone")),
-        ),
-        Column(
-            "Hbase_ID", lambda r: format_text(r.entry.fan__member_id), lambda p: cs.sql_text(F(p + "fan__member_id"))
-        ),
+        entry_text_column("tm_id", "fan__tm_id"),
+        entry_text_column("globalUserId", "fan__global_user_id"),
+        entry_text_column("ip_address", "ip_address"),
+        entry_text_column("email", "email", "fan__email"),
+        entry_text_column("first_name", "fan__first_name", "first_name"),
+        entry_text_column("last_name", "fan__last_name", "last_name"),
+        entry_text_column("Zip Code", "ip_postal_code", "fan__postal_code"),
+        entry_text_column("Mobile Phone", "phone", "fan__phone"),
+        entry_text_column("Hbase_ID", "fan__member_id"),
         # The row's market is `market_id` both on Entry (primary) and on the additional-market
         # link rows, so these two need no prefix.
         Column(
@@ -113,7 +103,7 @@ def entry_columns(
             lambda r: r.market.event_ids,
             (lambda p: cs.sql_lookup(F("market_id"), event_ids)) if market_sql else None,
         ),
-        Column("locale", lambda r: format_text(r.entry.locale), lambda p: cs.sql_text(F(p + "locale"))),
+        entry_text_column("locale", "locale"),
         Column("campaign_id", lambda r: campaign_id, lambda p: cs.sql_const(campaign_id)),
         Column(
             "Phone confirmed",

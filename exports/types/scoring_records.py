@@ -56,6 +56,14 @@ def market_name_cell(record: ScoredFanRecord) -> str:
     return format_text(record.market.name) if record.market is not None else ""
 
 
+# The fan's ids, first in every scoring-record file.
+FAN_ID_COLUMNS: tuple[Column, ...] = (
+    Column("tm_id", lambda r: format_text(r.scoring.fan__tm_id)),
+    Column("member_id", lambda r: format_text(r.scoring.fan__member_id)),
+    Column("global_user_id", lambda r: format_text(r.scoring.fan__global_user_id)),
+)
+
+
 class ScoringRecordsExport(ExportType):
     """Base of the scoring-record exports; subclasses give the condition and the columns."""
 

@@ -92,10 +92,6 @@ def sfmc_region_code(country: str | None) -> str:
     return REGION_BY_COUNTRY.get(code, code)
 
 
-def sfmc_mid(unit: str) -> str:
-    return MID_BY_UNIT[unit]
-
-
 def sfmc_file_prefix(unit: str) -> str:
     return FILE_PREFIX_BY_UNIT.get(unit) or DEFAULT_FILE_PREFIX.format(mid=MID_BY_UNIT[unit])
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from django.db.models import Q
 
 from campaigns import selectors
-from exports.columns import Column, format_bool, format_number, format_text
+from exports.columns import Column, format_bool, format_number
 from exports.types.scoring_records import (
+    FAN_ID_COLUMNS,
     ScoringRecordsExport,
     email_cell,
     entry_value,
@@ -21,9 +22,7 @@ from exports.types.scoring_records import (
 
 VERIFIED_ENTRY_COLUMNS: tuple[Column, ...] = (
     Column("entry_id", lambda r: format_number(entry_value(r, "id"))),
-    Column("tm_id", lambda r: format_text(r.scoring.fan__tm_id)),
-    Column("member_id", lambda r: format_text(r.scoring.fan__member_id)),
-    Column("global_user_id", lambda r: format_text(r.scoring.fan__global_user_id)),
+    *FAN_ID_COLUMNS,
     Column("email", email_cell),
     Column("first_name", first_name_cell),
     Column("last_name", last_name_cell),

@@ -8,8 +8,9 @@ from __future__ import annotations
 from django.db.models import Q
 
 from campaigns import selectors
-from exports.columns import Column, format_number, format_text
+from exports.columns import Column, format_number
 from exports.types.scoring_records import (
+    FAN_ID_COLUMNS,
     ScoringRecordsExport,
     email_cell,
     first_name_cell,
@@ -20,9 +21,7 @@ from exports.types.scoring_records import (
 )
 
 WAITLIST_COLUMNS: tuple[Column, ...] = (
-    Column("tm_id", lambda r: format_text(r.scoring.fan__tm_id)),
-    Column("member_id", lambda r: format_text(r.scoring.fan__member_id)),
-    Column("global_user_id", lambda r: format_text(r.scoring.fan__global_user_id)),
+    *FAN_ID_COLUMNS,
     Column("email", email_cell),
     Column("first_name", first_name_cell),
     Column("last_name", last_name_cell),

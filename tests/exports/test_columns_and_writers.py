@@ -109,7 +109,8 @@ def test_tsv_writer_round_trips_awkward_cells():
     writer = DelimitedWriter(sink, delimiter="\t", flush_chars=16)
     rows = [["a\tb", 'say "hi"', "line\nbreak", "cr\rx", "ü山"], ["", "plain", ",", ";", "'=x"]]
     writer.write_header(["h1", "h2", "h3", "h4", "h5"])
-    writer.write_rows(rows)
+    for row in rows:
+        writer.write_row(row)
     writer.close()
     parsed = list(csv.reader(io.StringIO(sink.getvalue().decode("utf-8"), newline=""), delimiter="\t"))
     assert parsed == [["h1", "h2", "h3", "h4", "h5"], *rows]
