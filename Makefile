@@ -7,7 +7,7 @@ DEMO_ENTRIES ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/exportsite
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-sqlite test-postgres lint format bench clean
+.PHONY: run test test-sqlite test-postgres lint typecheck format bench clean
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,16 @@ test-postgres: $(VENV)/.installed-dev
 	DATABASE_URL=$(PG_URL) DRAMATIQ_BROKER_URL=$(REDIS_URL) EXPORTSITE_TEST_S3=1 \
 		$(PY) -m pytest -q -p no:cacheprovider
 
+## lint: ruff (lint + format check), then mypy
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+## typecheck: mypy with django-stubs + djangorestframework-stubs (config: pyproject.toml [tool.mypy]).
+##            The Django plugin loads tests.settings, so the same environment as test-sqlite.
+typecheck: $(VENV)/.installed-dev
+	env -u DATABASE_URL -u DRAMATIQ_BROKER_URL -u EXPORTSITE_TEST_S3 $(VENV)/bin/mypy
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .

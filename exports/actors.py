@@ -26,12 +26,11 @@ def _declare_actor(export_type: ExportType) -> dramatiq.Actor:
     run_export.__doc__ = f"Run one `{export_type.key}` export."
     time_limit_ms = int(export_time_limit(export_type).total_seconds() * 1000) + _TIME_LIMIT_GRACE_MS
     return dramatiq.actor(
-        run_export,
         actor_name=export_type.actor_name,
         queue_name=export_type.queue_name,
         max_retries=0,
         time_limit=time_limit_ms,
-    )
+    )(run_export)
 
 
 EXPORT_ACTORS: dict[str, dramatiq.Actor] = {key: _declare_actor(t) for key, t in EXPORT_TYPES.items()}

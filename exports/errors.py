@@ -131,8 +131,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         status = exc.status_code
         message = _GENERIC_MESSAGES.get(status, "Request failed.")
         response = Response(error_body(status, message, _drf_detail_text(exc.detail)), status=status)
-        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
-            response["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, drf_exceptions.Throttled):
+            wait = exc.wait  # type: ignore[attr-defined]  # set by Throttled.__init__; missing from the DRF stubs
+            if wait is not None:
+                response["Retry-After"] = str(int(wait))
         return response
     logger.exception("unhandled API error", extra={"view": type(context.get("view")).__name__})
     return Response(error_body(500, "Internal server error.", "An unexpected error occurred."), status=500)

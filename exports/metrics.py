@@ -18,12 +18,16 @@ import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from dramatiq.middleware import Middleware
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from dramatiq.middleware.prometheus import Prometheus
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +195,7 @@ class WorkerMetrics(Middleware):
     """
 
     def __init__(self) -> None:
-        self._prometheus = None  # Dramatiq's middleware, created at process boot
+        self._prometheus: Prometheus | None = None  # Dramatiq's middleware, created at process boot
 
     @property
     def forks(self):

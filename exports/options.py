@@ -129,12 +129,11 @@ def _parse_filters(value: object, *, export_type, campaign: Campaign, now: datet
 
 
 def _parse_market_ids(value: object, campaign: Campaign) -> list[int]:
-    valid = (
+    if not (
         isinstance(value, list)
         and bool(value)
         and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in value)
-    )
-    if not valid:
+    ):
         raise BadRequest("Invalid 'marketIds' filter: expected a non-empty list of market ids.", "")
     known = set(campaign.markets.filter(pk__in=value).values_list("pk", flat=True))
     unknown = sorted(set(value) - known)

@@ -9,7 +9,7 @@ the API's export reads are scoped with `visible_campaigns`, through exports.sele
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import UserRateThrottle
@@ -18,7 +18,7 @@ from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
 from exports.errors import MissingPermissions
 
-User = AbstractBaseUser | AnonymousUser
+AnyUser = User | AnonymousUser
 
 # action → (Django permission, the orig name shown in errors)
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -33,18 +33,18 @@ ACTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def user_can(user: User, action: str) -> bool:
+def user_can(user: AnyUser, action: str) -> bool:
     permission, _ = ACTIONS[action]
     return bool(user.is_authenticated and user.is_active and user.has_perm(permission))
 
 
-def require(user: User, action: str) -> None:
+def require(user: AnyUser, action: str) -> None:
     """Raise MissingPermissions (403, orig wording) unless the user may do `action`."""
     if not user_can(user, action):
         raise MissingPermissions([ACTIONS[action][1]])
 
 
-def visible_campaigns(user: User) -> QuerySet[Campaign]:
+def visible_campaigns(user: AnyUser) -> QuerySet[Campaign]:
     """The campaigns whose data and exports `user` may see (superusers: all)."""
     return campaigns_visible_to(user)
 

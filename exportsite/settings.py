@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -82,7 +83,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": database_from_url("DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'exportsite.sqlite3'}"))
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -180,7 +181,7 @@ CACHES = {
 # --- Broker (Dramatiq) ----------------------------------------------------------------------
 DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL", "")
 _broker_class, _broker_options = broker_from_url("DRAMATIQ_BROKER_URL", DRAMATIQ_BROKER_URL)
-DRAMATIQ_BROKER = {
+DRAMATIQ_BROKER: dict[str, Any] = {
     "BROKER": _broker_class,
     "OPTIONS": _broker_options,
     "MIDDLEWARE": [
@@ -250,7 +251,7 @@ def _export_storage(alias: str) -> dict:
     }
 
 
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(_MEDIA_DIR / "default")},

@@ -1,5 +1,6 @@
 import time
 import uuid
+from typing import TYPE_CHECKING, cast
 
 import dramatiq
 import pytest
@@ -10,6 +11,10 @@ from rest_framework.test import APIClient
 from exports import storage
 from exports.models import Export
 from tests.factories import CampaignFactory, GroupFactory, MarketFactory, UserFactory
+
+if TYPE_CHECKING:
+    from django.core.files.storage import FileSystemStorage
+    from storages.backends.s3 import S3Storage
 
 TERMINAL = {"FINISHED", "FAILED", "CANCELLED", "EXPIRED"}
 
@@ -94,11 +99,11 @@ def open_uploads(alias: str = "exports") -> list:
 
     backend = storages[alias]
     if uses_s3():
-        client = backend.connection.meta.client
-        return client.list_multipart_uploads(Bucket=backend.bucket_name).get("Uploads", [])
+        s3 = cast("S3Storage", backend)
+        return s3.connection.meta.client.list_multipart_uploads(Bucket=s3.bucket_name).get("Uploads", [])
     from pathlib import Path
 
-    uploads = Path(backend.location) / ".uploads"
+    uploads = Path(cast("FileSystemStorage", backend).location) / ".uploads"
     return sorted(uploads.iterdir()) if uploads.exists() else []
 
 
@@ -107,11 +112,12 @@ def stored_keys(alias: str = "exports") -> list[str]:
 
     backend = storages[alias]
     if uses_s3():
-        client = backend.connection.meta.client
-        return [item["Key"] for item in client.list_objects_v2(Bucket=backend.bucket_name).get("Contents", [])]
+        s3 = cast("S3Storage", backend)
+        listing = s3.connection.meta.client.list_objects_v2(Bucket=s3.bucket_name)
+        return [item["Key"] for item in listing.get("Contents", [])]
     from pathlib import Path
 
-    root = Path(backend.location)
+    root = Path(cast("FileSystemStorage", backend).location)
     if not root.exists():
         return []
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".uploads" not in p.parts)
@@ -134,12 +140,11 @@ def _empty_storages() -> None:
     for alias in settings.EXPORT_STORAGE_ALIASES:
         backend = storages[alias]
         if uses_s3():
-            client = backend.connection.meta.client
-            for upload in client.list_multipart_uploads(Bucket=backend.bucket_name).get("Uploads", []):
-                client.abort_multipart_upload(
-                    Bucket=backend.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-            for item in client.list_objects_v2(Bucket=backend.bucket_name).get("Contents", []):
-                client.delete_object(Bucket=backend.bucket_name, Key=item["Key"])
+            s3 = cast("S3Storage", backend)
+            client = s3.connection.meta.client
+            for upload in client.list_multipart_uploads(Bucket=s3.bucket_name).get("Uploads", []):
+                client.abort_multipart_upload(Bucket=s3.bucket_name, Key=upload["Key"], UploadId=upload["UploadId"])
+            for item in client.list_objects_v2(Bucket=s3.bucket_name).get("Contents", []):
+                client.delete_object(Bucket=s3.bucket_name, Key=item["Key"])
         else:
-            shutil.rmtree(Path(backend.location), ignore_errors=True)
+            shutil.rmtree(Path(cast("FileSystemStorage", backend).location), ignore_errors=True)

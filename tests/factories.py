@@ -1,6 +1,7 @@
 """factory_boy factories for the domain and for staff users."""
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -27,8 +28,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     is_staff = True
 
+    # post_generation hooks receive the created model instance as `self`, not the factory.
     @factory.post_generation
-    def password(self, create, extracted, **kwargs):
+    def password(self: Any, create, extracted, **kwargs):
         self.set_password(extracted or "pw-123456")
         if create:
             self.save(update_fields=["password"])

@@ -52,7 +52,8 @@ def promoter_opt_in_counts(
     )
     if require_allow_promoter:
         queryset = queryset.filter(entry__allow_promoter=True)
-    rows = queryset.order_by().values("promoter_id").annotate(n=Count("id")).values_list("promoter_id", "n")
+    # django-stubs cannot resolve a name added by annotate() in values_list() on this auto-created model.
+    rows = queryset.order_by().values("promoter_id").annotate(n=Count("id")).values_list("promoter_id", "n")  # type: ignore[misc]
     return dict(rows)
 
 

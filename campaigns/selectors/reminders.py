@@ -117,7 +117,7 @@ def selected_reminder_pages(
         contacts = _entry_contacts(campaign_id=campaign_id, fan_ids=[record.fan_id for record in records])
         page = []
         for record in records:
-            entry = contacts.get(record.fan_id, (None, None, None))
+            entry: tuple[str | None, str | None, str | None] = contacts.get(record.fan_id, (None, None, None))
             page.append(
                 ReminderRow(
                     record.id,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django.db import connection, models, transaction
 
@@ -29,22 +31,25 @@ TABLES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
 Rows = dict[str, list[tuple]]
 
 
-def rows_insert(*, rows: Rows, counts: Counter) -> None:
+def rows_insert(*, rows: Rows, counts: Counter[str]) -> None:
     with transaction.atomic():
         for name, (model, columns) in TABLES.items():
             if rows.get(name):
                 counts[name] += _insert(model=model, columns=columns, rows=rows[name])
 
 
-def _insert(*, model: type[models.Model], columns: tuple[str, ...], rows: list[tuple]) -> int:
+def _insert(*, model: type[models.Model], columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> int:
     """Insert tuples: COPY on PostgreSQL, executemany elsewhere; values adapted as the ORM would."""
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     table_fields = [by_attname[column] for column in columns]
-    adapt = [(i, f) for i, f in enumerate(table_fields) if isinstance(f, models.DateTimeField | models.JSONField)]
+    adapt: list[tuple[int, models.Field[Any, Any]]] = [
+        (i, f) for i, f in enumerate(table_fields) if isinstance(f, models.DateTimeField | models.JSONField)
+    ]
     if adapt:
         rows = [_adapted(row, adapt) for row in rows]
     quote = connection.ops.quote_name
-    table, names = quote(model._meta.db_table), ", ".join(quote(f.column) for f in table_fields)
+    # Concrete fields always have a column (the stubs type Field.column as optional).
+    table, names = quote(model._meta.db_table), ", ".join(quote(cast(str, f.column)) for f in table_fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
@@ -55,7 +60,7 @@ def _insert(*, model: type[models.Model], columns: tuple[str, ...], rows: list[t
     return len(rows)
 
 
-def _adapted(row: tuple, adapt: list[tuple[int, models.Field]]) -> list:
+def _adapted(row: Sequence[Any], adapt: list[tuple[int, models.Field[Any, Any]]]) -> list[Any]:
     values = list(row)
     for index, model_field in adapt:
         values[index] = model_field.get_db_prep_save(values[index], connection)

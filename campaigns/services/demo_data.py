@@ -77,13 +77,18 @@ class _Plan:
     sms_wave_ids: tuple[int, int]  # scheduled, not scheduled
     code_salt: int
     codes_made: int = 0
-    ranks: Counter = field(default_factory=Counter)
+    ranks: Counter[int] = field(default_factory=Counter)
 
 
 class _Ids:
     """Primary keys handed out here, so linked rows need no read-back; sequences are reset at the end."""
 
-    MODELS = {"fans": Fan, "entries": Entry, "codes": Code, "scoring_records": ScoringRecord}
+    MODELS: dict[str, type[Fan | Entry | Code | ScoringRecord]] = {
+        "fans": Fan,
+        "entries": Entry,
+        "codes": Code,
+        "scoring_records": ScoringRecord,
+    }
 
     def __init__(self) -> None:
         self.next = {name: (m.objects.aggregate(top=Max("pk"))["top"] or 0) + 1 for name, m in self.MODELS.items()}
@@ -112,7 +117,8 @@ def demo_dataset_create(
         raise ValueError("campaigns must be at least 1 and entries at least 0")
     if only_if_empty and Campaign.objects.exists():
         return DemoSummary(skipped=True)
-    rng, counts, ids = random.Random(seed), Counter(), _Ids()
+    counts: Counter[str] = Counter()
+    rng, ids = random.Random(seed), _Ids()
     sizes = _campaign_sizes(campaigns=campaigns, entries=entries)
     fans, total, done = (ids.next["fans"], max(sizes)), max(sizes) + entries, 0
 
@@ -129,11 +135,11 @@ def demo_dataset_create(
             _entries_create(rng=rng, plan=plan, ids=ids, fans=fans, counts=counts, advance=advance)
     finally:
         ids.sequences_reset()  # also after a failure: committed batches used ids past the sequence
-    return DemoSummary(**counts)
+    return DemoSummary(**counts)  # type: ignore[arg-type]  # counts has only the int fields, never `skipped`
 
 
 def _entries_create(
-    *, rng: random.Random, plan: _Plan, ids: _Ids, fans: tuple[int, int], counts: Counter, advance: Callable
+    *, rng: random.Random, plan: _Plan, ids: _Ids, fans: tuple[int, int], counts: Counter[str], advance: Callable
 ) -> None:
     fan_base, fan_count = fans
     for start in range(0, plan.size, BATCH_SIZE):
@@ -156,7 +162,7 @@ def _campaign_sizes(*, campaigns: int, entries: int) -> list[int]:
 
 
 def _campaigns_create(
-    *, rng: random.Random, sizes: list[int], access_group: str | None, counts: Counter
+    *, rng: random.Random, sizes: list[int], access_group: str | None, counts: Counter[str]
 ) -> list[_Plan]:
     group = Group.objects.get_or_create(name=access_group)[0] if access_group else None
     existing = {promoter.name: promoter for promoter in Promoter.objects.filter(name__in=PROMOTER_NAMES)}
@@ -255,7 +261,7 @@ def _markets_create(*, rng: random.Random, campaign: Campaign, cities: list[tupl
     return Market.objects.bulk_create(markets)
 
 
-def _fans_create(*, rng: random.Random, ids: _Ids, count: int, counts: Counter, advance: Callable) -> None:
+def _fans_create(*, rng: random.Random, ids: _Ids, count: int, counts: Counter[str], advance: Callable) -> None:
     salt = rng.getrandbits(30)
     for start in range(0, count, BATCH_SIZE):
         stop = min(start + BATCH_SIZE, count)

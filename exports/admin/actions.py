@@ -3,6 +3,8 @@ one service call, checked against exports.permissions, its outcome told with an 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -38,7 +40,14 @@ def export_link(export: Export):
     )
 
 
-class ExportActionsMixin:
+if TYPE_CHECKING:
+    # Mixed into ExportAdmin: type-check against the ModelAdmin it always extends.
+    _AdminBase = admin.ModelAdmin[Export]
+else:
+    _AdminBase = object
+
+
+class ExportActionsMixin(_AdminBase):
     """For ExportAdmin: the actions' permissions, views, bulk actions and messages."""
 
     def has_download_permission(self, request) -> bool:
@@ -126,7 +135,8 @@ class ExportActionsMixin:
             raise PermissionDenied
         export = self.get_object(request, unquote(object_id))
         if export is None:  # missing, or of a campaign the user cannot see: the same answer
-            return None, self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # A private ModelAdmin helper (Django's own "does not exist" message), not in django-stubs.
+            return None, self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not permissions.user_can(request.user, action):
             self.message_user(request, f"You do not have permission to {action} exports.", messages.ERROR)
             return None, HttpResponseRedirect(reverse("admin:exports_export_change", args=[export.pk]))

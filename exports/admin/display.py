@@ -15,7 +15,7 @@ from exports.types import EXPORT_TYPES
 
 EMPTY = "—"
 
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     ExportStatus.PENDING: "#6e7781",
     ExportStatus.TRIGGERED: "#0969da",
     ExportStatus.FINISHED: "#1a7f37",
@@ -23,7 +23,7 @@ STATUS_COLOURS = {
     ExportStatus.CANCELLED: "#57606a",
     ExportStatus.EXPIRED: "#9a6700",
 }
-STATUS_HINTS = {
+STATUS_HINTS: dict[str, str] = {
     ExportStatus.PENDING: "waiting for a worker",
     ExportStatus.TRIGGERED: "running",
     ExportStatus.FINISHED: "file ready",

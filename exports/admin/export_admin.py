@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import cast
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -84,7 +85,8 @@ class ExportAdmin(ExportActionsMixin, ExportRequestMixin, admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
+    # Every fieldset above lists single field names (the stubs also allow tuples of names).
+    readonly_fields = tuple(name for _, options in fieldsets for name in cast("tuple[str, ...]", options["fields"]))
 
     # --- who may do what (exports.permissions) ----------------------------------------------
     def get_queryset(self, request):

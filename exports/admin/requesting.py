@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from django import forms
 from django.contrib import messages
@@ -38,10 +39,16 @@ def parameter_label(parameter: Parameter) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", parameter.name).lower().capitalize()
 
 
+class _FieldOptions(TypedDict):
+    label: str
+    help_text: str
+    required: bool
+
+
 def parameter_field(parameter: Parameter) -> forms.Field:
     """boolean → checkbox, integer → number input, anything else → text input. Never required at
     the form level (the fields of the types not chosen stay empty); `clean` checks the chosen one."""
-    common = {"label": parameter_label(parameter), "help_text": parameter.description, "required": False}
+    common: _FieldOptions = {"label": parameter_label(parameter), "help_text": parameter.description, "required": False}
     if parameter.type == "boolean":
         return forms.BooleanField(initial=bool(parameter.default), **common)
     if parameter.type == "integer":
@@ -69,19 +76,24 @@ class ExportRequestForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["campaign"].queryset = permissions.visible_campaigns(user).order_by("name", "pk")
-        self.fields["export_type"].choices = [(key, f"{t.label} ({key})") for key, t in EXPORT_TYPES.items()]
+        # self.fields holds copies of the declared fields above (the stubs type them as plain Field).
+        campaign_field = cast(forms.ModelChoiceField, self.fields["campaign"])
+        campaign_field.queryset = permissions.visible_campaigns(user).order_by("name", "pk")
+        type_field = cast(forms.ChoiceField, self.fields["export_type"])
+        type_field.choices = [(key, f"{t.label} ({key})") for key, t in EXPORT_TYPES.items()]
         for export_type in EXPORT_TYPES.values():
             for parameter in export_type.parameters:
                 self.fields[parameter_field_name(export_type, parameter)] = parameter_field(parameter)
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         export_type = EXPORT_TYPES.get(cleaned.get("export_type") or "")
-        for parameter in export_type.parameters if export_type else ():
-            name = parameter_field_name(export_type, parameter)
-            if parameter.required and parameter.type != "boolean" and cleaned.get(name) in (None, ""):
-                self.add_error(name, "This field is required.")
+        if export_type is not None:
+            for parameter in export_type.parameters:
+                name = parameter_field_name(export_type, parameter)
+                if parameter.required and parameter.type != "boolean" and cleaned.get(name) in (None, ""):
+                    self.add_error(name, "This field is required.")
         return cleaned
 
     def request_body(self) -> dict:
@@ -109,7 +121,18 @@ class ExportRequestForm(forms.Form):
         ]
 
 
-class ExportRequestMixin:
+if TYPE_CHECKING:
+    from django.contrib import admin
+
+    from exports.models import Export
+
+    # Mixed into ExportAdmin: type-check against the ModelAdmin it always extends.
+    _AdminBase = admin.ModelAdmin[Export]
+else:
+    _AdminBase = object
+
+
+class ExportRequestMixin(_AdminBase):
     """For ExportAdmin: the request page, creating the job through export_request."""
 
     def request_view(self, request):

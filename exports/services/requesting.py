@@ -83,8 +83,10 @@ def _export_request(*, campaign_id: object, body: dict, user, correlation_id: st
                     correlation_id=correlation_id,
                     webhook_url=webhook_url,
                 )
+                # The default binds this job's id now; mypy cannot infer a lambda with a default
+                # argument against on_commit's zero-argument callable.
                 transaction.on_commit(
-                    lambda export_id=str(export.pk): export_enqueue(export_id=export_id, export_type=export_type.key)
+                    lambda export_id=str(export.pk): export_enqueue(export_id=export_id, export_type=export_type.key)  # type: ignore[misc]
                 )
         except IntegrityError:
             continue

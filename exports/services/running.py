@@ -199,6 +199,7 @@ def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None)
     _record_upload_started(attempt, key=attempt.upload.key, upload_id=attempt.upload.upload_id, estimate=estimate)
     if export_type.output == "zip":
         return pipeline.write_zip(ctx, export_type, attempt.upload, monitor=monitor)
+    assert spec is not None  # output_spec() above: every "single" output has one
     result = pipeline.write_single(
         ctx, export_type, attempt.upload, monitor=monitor, spec=spec, resumed_parts=resume.parts if resume else None
     )

@@ -17,6 +17,7 @@ The SFMC tables and rules live in `exports/types/sfmc.py`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 from campaigns import selectors
 from campaigns.models import Campaign
@@ -50,7 +51,7 @@ class ReminderEmailExport(ExportType):
         "Selected fans with their code for the market, in SFMC import columns: a ZIP with a folder per "
         "SFMC region (NA/, UK/, …) of CSVs of at most maxRowsPerFile rows."
     )
-    parameters: tuple[Parameter, ...] = (
+    parameters: ClassVar[tuple[Parameter, ...]] = (
         Parameter(
             "maxRowsPerFile",
             "integer",

@@ -19,7 +19,7 @@ def demo():
     return demo_dataset_create(campaigns=CAMPAIGNS, entries=ENTRIES, seed=3)
 
 
-def _snapshot(campaign_ids: list[int]) -> list[tuple]:
+def _snapshot(campaign_ids: list[int]) -> list[list[tuple]]:
     """Everything but database ids, campaigns replaced by their position."""
     position = {campaign_id: index for index, campaign_id in enumerate(campaign_ids)}
     campaigns = list(
@@ -134,7 +134,9 @@ def test_entries_are_unique_per_campaign_and_fan_and_fans_are_shared(demo):
 @pytest.mark.django_db
 def test_every_campaign_but_the_last_has_promoters(demo):
     without = list(Campaign.objects.filter(promoters__isnull=True).values_list("pk", flat=True))
-    assert without == [Campaign.objects.last().pk]
+    last = Campaign.objects.last()
+    assert last is not None
+    assert without == [last.pk]
     assert all(
         2 <= n <= 3
         for n in Campaign.objects.exclude(pk__in=without).annotate(n=Count("promoters")).values_list("n", flat=True)

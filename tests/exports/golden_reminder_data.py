@@ -163,7 +163,7 @@ def _promoters_and_entries(main, other, *, fans, markets):
     other.promoters.add(live, foreign)
 
     def entry(pk, campaign, fan, market, created, *, allow_promoter=True, opt_ins=(), **fields):
-        created_at = datetime(*created, tzinfo=UTC)
+        created_at = datetime(*created).replace(tzinfo=UTC)
         row = Entry.objects.create(
             pk=pk,
             campaign=campaign,

@@ -23,8 +23,10 @@ WAVE_2 = "1676419200000"
 PREFERENCES = [{"id": "q1", "type": "checkbox", "is_optional": True, "label": {"en-us": "News"}}]
 
 
-def _utc(*args) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
 
 def rows_campaign(*, access_groups=()) -> Campaign:

@@ -4,12 +4,14 @@ download and request them — through the real admin URLs with Django's test cli
 import re
 import uuid
 from datetime import timedelta
+from typing import cast
 from urllib.parse import urlparse
 
 import pytest
 import requests
 from django.contrib.messages import get_messages
 from django.core.management import call_command
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -99,9 +101,10 @@ def fetch(url: str) -> bytes:
         response = requests.get(url, timeout=30)
         assert response.status_code == 200
         return response.content
-    response = Client().get(urlparse(url).path)
-    assert response.status_code == 200
-    return b"".join(response.streaming_content)
+    local = Client().get(urlparse(url).path)
+    assert local.status_code == 200
+    # django-stubs types test client responses as HttpResponse; a download is a FileResponse.
+    return cast(StreamingHttpResponse, local).getvalue()
 
 
 # --- the action matrix -----------------------------------------------------------------------
@@ -457,7 +460,7 @@ def test_audit_trail_is_visible_read_only_and_scoped(campaign, operator, outside
 
 def test_demo_reporter_can_use_the_admin():
     group = GroupFactory(name="Demo Campaign Staff")
-    campaign = CampaignFactory(name="Demo Arena Tour", access_groups=[group])
+    campaign = CampaignFactory.create(name="Demo Arena Tour", access_groups=[group])
     CampaignFactory(name="Someone Else's Tour")
     call_command("demo_user", stdout=open("/dev/null", "w"))
     client = Client()

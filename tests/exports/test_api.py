@@ -126,7 +126,7 @@ def test_malformed_json_and_non_object_bodies_are_400(reporter_client, campaign)
 
 
 def test_unknown_or_invisible_campaign_is_campaign_not_found(reporter_client):
-    hidden = CampaignFactory()
+    hidden = CampaignFactory.create()
     MarketFactory(campaign=hidden)
     for campaign_id in ("999999", str(hidden.pk), "abc"):
         response = reporter_client.post(f"/campaigns/{campaign_id}/exports", {"exportType": "entries"}, format="json")

@@ -76,7 +76,7 @@ def _dataset() -> Campaign:
     return campaign
 
 
-BODIES = [
+BODIES: list[dict[str, object]] = [
     {"exportType": "entries"},
     {"exportType": "entries", "includeAllMarkets": True},
     {"exportType": "entries", "includeAllMarkets": True, "format": "csv"},
@@ -104,12 +104,19 @@ def _bytes(campaign, body, user) -> bytes:
 def test_fast_path_bytes_equal_portable_path_bytes(settings, monkeypatch, body):
     campaign = _dataset()
     user = UserFactory(is_superuser=True)
-    filters_market = campaign.markets.order_by("id").last().pk
+    last_market = campaign.markets.order_by("id").last()
+    assert last_market is not None
+    filters_market = last_market.pk
     calls = []
     real_usable = copy_path.copy_fast_path_usable
-    monkeypatch.setattr(
-        copy_path, "copy_fast_path_usable", lambda **k: (used := real_usable(**k)) and calls.append(1) or used
-    )
+
+    def counted_usable(**kwargs):
+        used = real_usable(**kwargs)
+        if used:
+            calls.append(1)
+        return used
+
+    monkeypatch.setattr(copy_path, "copy_fast_path_usable", counted_usable)
     for variant in (body, {**body, "filters": {"marketIds": [filters_market], "createdFrom": "2026-01-05T00:00:00Z"}}):
         settings.EXPORTS_COPY_FAST_PATH = True
         fast = _bytes(campaign, variant, user)

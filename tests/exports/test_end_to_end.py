@@ -2,10 +2,12 @@
 
 import csv
 import io
+from typing import cast
 from urllib.parse import urlparse
 
 import pytest
 import requests
+from django.http import StreamingHttpResponse
 from rest_framework.test import APIClient
 
 from campaigns.models import Entry
@@ -19,9 +21,10 @@ def _download(path: str) -> tuple[int, bytes, str]:
     if uses_s3():
         response = requests.get(path, timeout=30)
         return response.status_code, response.content, response.headers.get("Content-Disposition", "")
-    response = APIClient().get(urlparse(path).path)
-    content = b"".join(response.streaming_content) if response.status_code == 200 else response.content
-    return response.status_code, content, response.get("Content-Disposition", "")
+    local = APIClient().get(urlparse(path).path)
+    # django-stubs types test client responses as HttpResponse; a download is a FileResponse.
+    content = cast(StreamingHttpResponse, local).getvalue() if local.status_code == 200 else local.content
+    return local.status_code, content, local.get("Content-Disposition", "")
 
 
 def test_requested_export_is_run_by_the_worker_and_downloadable(export_worker, campaign, reporter):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from exports.models import Export
 from exports.services import export_request, export_run
 from tests.conftest import read_export_bytes
 from tests.exports.golden_data import golden_campaign
@@ -15,7 +16,7 @@ from tests.factories import UserFactory
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _export_bytes(body: dict) -> tuple[bytes, object]:
+def _export_bytes(body: dict) -> tuple[bytes, Export]:
     user = UserFactory(is_superuser=True)
     campaign = golden_campaign()
     export, created = export_request(campaign_id=campaign.pk, body=body, user=user)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 import boto3
@@ -318,6 +319,7 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
+        assert self.proc is not None, "start() first"
         self.proc.stop(timeout=5)
 
     def client(self) -> redis.Redis:
@@ -330,7 +332,8 @@ class RedisServer:
 
     def consumers(self, exclude: set[str]) -> set[str]:
         """Broker ids that talked to this Redis (Dramatiq's heartbeat set), minus `exclude`."""
-        members = self.client().zrange(f"{REDIS_NAMESPACE}:__heartbeats__", 0, -1)
+        # A client without decode_responses returns bytes (redis-py types replies as any encoding).
+        members = cast("list[bytes]", self.client().zrange(f"{REDIS_NAMESPACE}:__heartbeats__", 0, -1))
         return {member.decode() for member in members} - exclude
 
 
@@ -359,6 +362,7 @@ class MotoServer:
             return False
 
     def kill(self) -> None:
+        assert self.proc is not None, "start() first"
         self.proc.kill()
 
     def client(self):
@@ -510,8 +514,9 @@ def campaign_with_entries(total: int, *, seed_entries: int = 2000) -> tuple[Camp
     campaign = Campaign.objects.get()
     copies = max(0, -(-total // seed_entries) - 1)
     if copies:
-        fan_columns = [f.column for f in Fan._meta.concrete_fields if f.column != "id"]
-        entry_columns = [f.column for f in Entry._meta.concrete_fields if f.column not in ("id", "fan_id")]
+        # Concrete fields always have a column (the stubs type Field.column as optional).
+        fan_columns = [cast(str, f.column) for f in Fan._meta.concrete_fields if f.column != "id"]
+        entry_columns = [cast(str, f.column) for f in Entry._meta.concrete_fields if f.column not in ("id", "fan_id")]
         fan_table, entry_table = Fan._meta.db_table, Entry._meta.db_table
         quote_name = connection.ops.quote_name
         with connection.cursor() as cursor:
@@ -561,7 +566,7 @@ def reference_bytes(campaign: Campaign, user) -> tuple[bytes, float]:
     return data, seconds
 
 
-def job_status(export_id) -> str:
+def job_status(export_id) -> str | None:
     return Export.objects.filter(pk=export_id).values_list("status", flat=True).first()
 
 
@@ -583,6 +588,7 @@ def wait_for_checkpoint(
 
     def reached_or_over():
         row = Export.objects.filter(pk=export_id).values("status", "attempts").first()
+        assert row is not None, f"export {export_id} is gone"
         done = checkpointed_parts(export_id)
         if done >= parts or row["status"] in TERMINAL or row["attempts"] > 1 or not worker.alive():
             return {**row, "checkpointed": done, "worker_alive": worker.alive()}
@@ -620,12 +626,22 @@ def record(test: str, **numbers) -> None:
         out.write(json.dumps(line, default=str) + "\n")
 
 
+class _RecordsHandler(logging.Handler):
+    """Appends every record it handles to a list."""
+
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
 def captured_log(name: str):
     """Collect a logger's records instead of printing them (expected errors stay quiet)."""
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
+    handler = _RecordsHandler(records)
     logger = logging.getLogger(name)
     logger.addHandler(handler)
     propagate, logger.propagate = logger.propagate, False

@@ -217,7 +217,7 @@ def test_recorded_job_events_are_exposed_at_metrics():
 
 
 def _pending_entries_export(entries: int = 7):
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     market = MarketFactory(campaign=campaign)
     EntryFactory.create_batch(entries, campaign=campaign, market=market)
     user = UserFactory(is_superuser=True)

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from exports import states
-from exports.models import Export
+from exports.models import ExpiredReason, Export, FailureKind
 from exports.services import export_request, export_run, parameters_digest
 from tests.conftest import open_uploads, read_export_bytes, stored_keys
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
@@ -26,7 +26,7 @@ def _request(campaign, body=None):
 
 @pytest.mark.django_db
 def test_database_refuses_a_second_active_job_with_the_same_parameters():
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     digest = parameters_digest({})
     Export.objects.create(campaign=campaign, export_type="entries", parameters_digest=digest)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -121,7 +121,7 @@ def test_finished_job_records_rows_bytes_and_sha256():
 
 @pytest.mark.django_db
 def test_campaign_without_markets_fails_with_a_readable_error_and_no_file():
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     export, _ = _request(campaign)
     assert export_run(export_id=str(export.pk)) == "failed"
     export.refresh_from_db()
@@ -177,7 +177,12 @@ def test_cancelled_job_stops_at_its_next_check_and_leaves_nothing(settings, monk
             # Staff cancel from another process (here: a thread with its own connection; the
             # worker's connection may be busy streaming a COPY).
             outcome = []
-            thread = threading.Thread(target=lambda: (outcome.append(states.cancel(export.pk)), connection.close()))
+
+            def cancel() -> None:
+                outcome.append(states.cancel(export.pk))
+                connection.close()
+
+            thread = threading.Thread(target=cancel)
             thread.start()
             thread.join()
             assert outcome == [True]
@@ -224,10 +229,10 @@ def test_rows_created_after_the_job_started_are_not_exported(monkeypatch):
 
 @pytest.mark.django_db
 def test_transitions_are_compare_and_set_and_illegal_ones_are_refused():
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     export = Export.objects.create(campaign=campaign, export_type="entries", parameters_digest="d", status="FAILED")
     with pytest.raises(states.IllegalTransition):
-        states.expire(export.pk, reason="staff", from_statuses=("FAILED",))
+        states.expire(export.pk, reason=ExpiredReason.STAFF, from_statuses=("FAILED",))
     assert states.cancel(export.pk) is False
     assert (
         states.finish(
@@ -242,12 +247,12 @@ def test_transitions_are_compare_and_set_and_illegal_ones_are_refused():
 def test_a_replaced_worker_is_fenced_off_by_its_attempt_number():
     from datetime import timedelta
 
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     export = Export.objects.create(campaign=campaign, export_type="entries", parameters_digest="d")
     assert states.claim(export.pk, time_limit=timedelta(minutes=5))
-    assert states.requeue(export.pk, attempt=1, message="m", payload="p", kind="transient")
+    assert states.requeue(export.pk, attempt=1, message="m", payload="p", kind=FailureKind.TRANSIENT)
     assert states.claim(export.pk, time_limit=timedelta(minutes=5))
     assert states.record_progress(export.pk, attempt=1, rows_written=5, bytes_written=5) is False
-    assert states.fail(export.pk, attempt=1, message="m", payload="p", kind="internal") is False
+    assert states.fail(export.pk, attempt=1, message="m", payload="p", kind=FailureKind.INTERNAL) is False
     assert states.record_progress(export.pk, attempt=2, rows_written=5, bytes_written=5) is True
     assert Export.objects.get(pk=export.pk).status == "TRIGGERED"

@@ -112,7 +112,7 @@ _EXPORT_SHAPES = {
 @pytest.fixture
 def fuzz_target(db):
     """A superuser's token, and a campaign with entries and exports (one FINISHED) to aim at."""
-    campaign = CampaignFactory(name='Fuzzed, "campaign"')
+    campaign = CampaignFactory.create(name='Fuzzed, "campaign"')
     market = MarketFactory(campaign=campaign)
     EntryFactory.create_batch(3, campaign=campaign, market=market)
     user = UserFactory(is_superuser=True, username="fuzzer")

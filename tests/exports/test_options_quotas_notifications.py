@@ -38,10 +38,10 @@ def entries(campaign):
     market = campaign.markets.get()
     other = MarketFactory(campaign=campaign, city="Austin", state="TX")
     made = [
-        EntryFactory(campaign=campaign, market=market, created_at=datetime(2026, 1, day, tzinfo=UTC))
+        EntryFactory.create(campaign=campaign, market=market, created_at=datetime(2026, 1, day, tzinfo=UTC))
         for day in range(1, 6)
     ]
-    made.append(EntryFactory(campaign=campaign, market=other, created_at=datetime(2026, 1, 9, tzinfo=UTC)))
+    made.append(EntryFactory.create(campaign=campaign, market=other, created_at=datetime(2026, 1, 9, tzinfo=UTC)))
     made[0].additional_markets.add(other)
     return made
 

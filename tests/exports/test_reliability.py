@@ -240,4 +240,5 @@ def test_ccpa_deletes_exports_of_the_fans_campaigns_except_exempt_ones():
     again = jwt_client(officer).delete("/ccpa/users/fan-42")
     assert again.json() == {"deletedCount": {"exports": 0, "files": 0}}
     event = ExportEvent.objects.filter(action="ccpa_deleted").first()
+    assert event is not None
     assert event.campaign_id == entered.pk and "fan-42" not in str(event.detail)

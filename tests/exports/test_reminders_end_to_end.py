@@ -65,6 +65,7 @@ def test_auto_reminder_email_objects_land_in_the_sfmc_storage(export_worker, acc
     assert body["keys"] == export.storage_keys and "path" not in body and body["count"] == 11
     assert sorted(stored_keys("sfmc")) == sorted(body["keys"]) and open_uploads("sfmc") == []
     assert stored_keys("exports") == []
+    assert export.triggered_at is not None
     stamp = export.triggered_at.astimezone(UTC).strftime("%Y%m%d%H%M")
     for key, region in zip(body["keys"], REGIONS, strict=True):
         assert key.endswith(f"_Zoe-Z-The-Band-Friends-of-the-Band_8001_{stamp}.csv")

@@ -248,7 +248,7 @@ def test_selected_fan_in_a_country_without_sfmc_account_fails_naming_market_and_
 
 
 def test_campaign_without_selected_fans_gives_an_empty_zip():
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     MarketFactory(campaign=campaign)
     export = _finished(campaign.pk, {"exportType": "reminderEmail"})
     assert _members(export) == {} and export.row_count == 0
@@ -258,6 +258,7 @@ def test_campaign_without_selected_fans_gives_an_empty_zip():
 
 
 def _sfmc_keys(export: Export, units: list[tuple[str, str]]) -> list[str]:
+    assert export.triggered_at is not None
     stamp = export.triggered_at.astimezone(UTC).strftime("%Y%m%d%H%M")
     return [f"{prefix}_{artist}_{export.campaign_id}_{stamp}.csv" for prefix, artist in units]
 
@@ -308,9 +309,9 @@ def test_api_returns_keys_and_no_path_for_auto_reminder_email(access_group, repo
 
 
 def test_api_returns_keys_for_a_single_region_auto_reminder_email(access_group, reporter):
-    campaign = CampaignFactory(access_groups=[access_group], artist_name="Solo")
-    market = MarketFactory(campaign=campaign, country="DE")
-    fan = FanFactory()
+    campaign = CampaignFactory.create(access_groups=[access_group], artist_name="Solo")
+    market = MarketFactory.create(campaign=campaign, country="DE")
+    fan = FanFactory.create()
     record = ScoringRecord.objects.create(campaign=campaign, fan=fan, market=market, selected=True)
     record.codes.add(Code.objects.create(campaign=campaign, market=market, value="ONLY"))
     client = jwt_client(reporter)

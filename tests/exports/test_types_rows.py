@@ -23,7 +23,7 @@ from tests.factories import EntryFactory, FanFactory, UserFactory
 GOLDEN = Path(__file__).parent / "golden"
 
 # (request body, golden file, rows, storage alias)
-GOLDEN_CASES = {
+GOLDEN_CASES: dict[str, tuple[dict[str, object], str, int, str]] = {
     "scoring": ({"exportType": "scoring"}, "scoring.txt", 6, "scoring"),
     "artistOptIn": ({"exportType": "artistOptIn"}, "artistOptIn.tsv", 2, "exports"),
     "artistSmsOptIn": ({"exportType": "artistSmsOptIn", "includeAllMarkets": True}, "artistSmsOptIn.tsv", 5, "exports"),
@@ -159,7 +159,7 @@ def test_rows_created_after_the_snapshot_are_left_out():
     contexts = {key: _context(key, campaign) for key in ("codes", "fanlist", "waitlist", "scoring")}
     before = {key: [r.key for r in EXPORT_TYPES[key].records(ctx)] for key, ctx in contexts.items()}
     # Explicit ids above the dataset's: PostgreSQL sequences do not move past explicit primary keys.
-    fan = FanFactory(pk=9601)
+    fan = FanFactory.create(pk=9601)
     market = campaign.markets.get(pk=9511)
     Code.objects.create(pk=9602, campaign=campaign, market=market, value="LATE", date_key=WAVE_1)
     EntryFactory(pk=9603, campaign=campaign, market=market, fan=fan)
