@@ -10,6 +10,7 @@ from django.conf import settings
 @dataclass(frozen=True)
 class ExportSettings:
     part_size_bytes: int
+    copy_readers: int
     page_size: int
     download_url_ttl_seconds: int
     default_time_limit_seconds: int
@@ -41,6 +42,7 @@ def export_settings() -> ExportSettings:
     """Read at call time so tests can override settings."""
     return ExportSettings(
         part_size_bytes=settings.EXPORTS_PART_SIZE_BYTES,
+        copy_readers=settings.EXPORTS_COPY_READERS,
         page_size=settings.EXPORTS_PAGE_SIZE,
         download_url_ttl_seconds=settings.EXPORTS_DOWNLOAD_URL_TTL_SECONDS,
         default_time_limit_seconds=settings.EXPORTS_DEFAULT_TIME_LIMIT_SECONDS,

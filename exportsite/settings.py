@@ -273,6 +273,9 @@ if (
     )
 # PostgreSQL only: let the database format rows and stream them with COPY (see copy_path.py).
 EXPORTS_COPY_FAST_PATH = env_bool("EXPORTS_COPY_FAST_PATH", True)
+# Fast path: COPY batches read at once, each on its own database connection (one CPU core of the
+# database each). Every running export then holds 1 + this many connections.
+EXPORTS_COPY_READERS = env_int("EXPORTS_COPY_READERS", 2, minimum=1, maximum=8)
 EXPORTS_PAGE_SIZE = env_int("EXPORTS_PAGE_SIZE", 5000, minimum=10, maximum=100_000)
 EXPORTS_DOWNLOAD_URL_TTL_SECONDS = env_int("EXPORTS_DOWNLOAD_URL_TTL_SECONDS", 900, minimum=10)
 EXPORTS_DEFAULT_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600, minimum=5)

@@ -3,22 +3,31 @@
 Used for single-file delimited exports whose every column has a SQL twin (Column.sql) when
 the database is PostgreSQL; everything else takes the portable path (ORM pages + csv.writer).
 Both write byte-identical files. PostgreSQL sends one CopyData message per row, so Python
-only moves bytes: rows are appended to a buffer that is flushed at row boundaries, never
-between two rows of the same key, which keeps part checkpoints resumable like the portable
-path's. The key is the file's first column (the entry id), read back only at flush time.
+only moves bytes: rows are grouped into chunks that end between two different keys, which
+keeps part checkpoints resumable like the portable path's. The key is the file's first column
+(the entry id), read back only at chunk ends.
 
-Rows come in keyset batches (`after < id <= boundary`) sized to about half a part, one COPY
-each; heartbeats and checkpoints are written between batches, because the connection is busy
-during a COPY. A crash therefore redoes at most the part that was in flight.
+Rows come in keyset batches (`after < id <= boundary`) of about one part, one COPY each. In a
+worker (autocommit), `EXPORTS_COPY_READERS` reader threads run the batches on connections of
+their own while the job's thread writes their chunks in batch order: formatting rows is the
+database's CPU work, and one COPY keeps one core busy, so two readers nearly double the speed
+on two cores. A reader runs ahead by at most one batch, so memory stays bounded; the job's own
+connection stays free for heartbeats and checkpoints. Inside a transaction (one snapshot is
+wanted, e.g. tests) the batches run one after another on the caller's connection instead,
+with the heartbeats and checkpoints deferred to the end of each batch.
 
 This module is the one place with SQL text outside the ORM: the COPY wrapper around a
-query Django compiles.
+query Django compiles, and the session planner settings.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
@@ -74,14 +83,22 @@ _BATCH_PLANNER = {
 # Stand-ins for the batch bounds: the statement is compiled once per run and each batch swaps
 # its own bounds into the parameters (Django's compile of the big expression list is not free).
 _AFTER, _UPPER = -7_000_000_000_000_000_001, -7_000_000_000_000_000_002
+# The first batches are small so a small export is done at once; later ones are sized from the
+# bytes per row seen so far to about one part.
+_FIRST_BATCH_ROWS, _MIN_BATCH_ROWS, _MAX_BATCH_ROWS = 200, 100, 100_000
+
+
+def planner_settings_apply() -> None:
+    """Set the batch planner settings on this thread's connection."""
+    with connection.cursor() as cursor:
+        for name, value in _BATCH_PLANNER.items():
+            cursor.execute(f"SET {name} = {value}")
 
 
 @contextmanager
 def batch_planner():
-    """Session planner settings for the run's batch statements, restored afterwards."""
-    with connection.cursor() as cursor:
-        for name, value in _BATCH_PLANNER.items():
-            cursor.execute(f"SET {name} = {value}")
+    """The batch planner settings on the caller's connection, restored afterwards."""
+    planner_settings_apply()
     try:
         yield
     finally:
@@ -92,8 +109,7 @@ def batch_planner():
 
 def copy_rows(statement: str, params: Sequence) -> Iterator[memoryview]:
     """Each item is one formatted row, line end included. psycopg locks the connection for
-    the whole COPY: the caller must not query the database until the iterator is exhausted
-    (the pipeline defers its heartbeats and checkpoints to the end of each batch)."""
+    the whole COPY: nothing else may use it until the iterator is exhausted or closed."""
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
         yield from copy
 
@@ -104,58 +120,206 @@ def row_key(row: bytes | memoryview, delimiter: bytes) -> int:
     return int(data[: data.index(delimiter)] if delimiter in data else data.strip())
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive rows of one batch, ending between two different keys."""
+
+    data: bytes
+    rows: int
+    last_key: int
+
+
+@dataclass(frozen=True)
+class BatchStatement:
+    """The run's COPY statement, compiled once, and how its rows are cut into chunks."""
+
+    sql: str
+    template_params: tuple
+    separator: bytes
+    chunk_bytes: int
+
+    def params(self, after_id: int, upper_id: int) -> list:
+        return [after_id if p == _AFTER else upper_id if p == _UPPER else p for p in self.template_params]
+
+    def chunks(self, after_id: int, upper_id: int) -> Iterator[Chunk]:
+        """One batch's rows from COPY on this thread's connection, in chunks of about
+        `chunk_bytes`."""
+        separator, chunk_bytes = self.separator, self.chunk_bytes
+        buffer, rows, previous_length = bytearray(), 0, 0  # the last row is buffer[-previous_length:]
+        # closing(): an error or an early stop must end the COPY before anything else uses the connection.
+        with closing(copy_rows(self.sql, self.params(after_id, upper_id))) as copied:
+            for row in copied:
+                if len(buffer) >= chunk_bytes:
+                    last_key = row_key(buffer[len(buffer) - previous_length :], separator)
+                    if row_key(row, separator) != last_key:
+                        yield Chunk(bytes(buffer), rows, last_key)
+                        buffer.clear()
+                        rows = 0
+                buffer += row
+                previous_length = len(row)
+                rows += 1
+        if rows:
+            yield Chunk(bytes(buffer), rows, row_key(buffer[len(buffer) - previous_length :], separator))
+
+
+class BatchPlan:
+    """Keyset batch bounds, each about `target_bytes` of output once the row size is known."""
+
+    def __init__(self, ctx, export_type, *, target_bytes: int):
+        self._ctx, self._export_type, self._target = ctx, export_type, target_bytes
+        self._after_id = ctx.resume_after or 0
+        self._rows, self._bytes = 0, 0
+
+    def observe(self, chunk: Chunk) -> None:
+        self._rows += chunk.rows
+        self._bytes += len(chunk.data)
+
+    def next_bounds(self) -> tuple[int, int] | None:
+        rows = _FIRST_BATCH_ROWS
+        if self._rows:
+            rows = max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, int(self._target * self._rows / self._bytes)))
+        boundary = self._export_type.copy_boundary(self._ctx, after_id=self._after_id, rows=rows)
+        if boundary is None:
+            return None
+        bounds, self._after_id = (self._after_id, boundary), boundary
+        return bounds
+
+
 def copy_rows_into(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec: OutputSpec, flush_chars: int):
-    """PostgreSQL fast path: formatted rows from COPY in keyset batches of about half a part;
-    the buffer is flushed only between different keys, and the database work of the monitor
-    (heartbeat, checkpoint) waits for the end of each batch."""
+    """PostgreSQL fast path: formatted rows from COPY, batch after batch in key order, written
+    to `sink` in chunks that end between keys (so every part ends between keys)."""
     delimiter = spec.file_format.delimiter
-    separator = delimiter.encode()
-    buffer = bytearray()
     template = export_type.copy_queryset(ctx, columns, after_id=_AFTER, upper_id=_UPPER)
-    statement, template_params = copy_statement(template, delimiter=delimiter)
-    with batch_planner():
-        rows, last_key, previous_length = _copy_batches(
-            ctx,
-            export_type,
-            sink,
-            statement,
-            template_params,
-            monitor=monitor,
-            flush_chars=flush_chars,
-            separator=separator,
-            buffer=buffer,
-        )
-    if previous_length:
-        last_key = row_key(buffer[len(buffer) - previous_length :], separator)
-    monitor.rows, monitor.last_key = rows, last_key
-    sink.write(bytes(buffer))
+    sql, template_params = copy_statement(template, delimiter=delimiter)
+    statement = BatchStatement(sql, tuple(template_params), delimiter.encode(), flush_chars)
+    plan = BatchPlan(ctx, export_type, target_bytes=export_settings().part_size_bytes)
+    rows, last_key = monitor.rows, ctx.resume_after
+    readers = copy_reader_count()
+    with _batches(statement, plan, monitor=monitor, readers=readers) as batches:
+        for batch in batches:
+            with closing(batch):
+                for chunk in batch:
+                    rows += chunk.rows
+                    last_key = chunk.last_key
+                    monitor.rows, monitor.last_key = rows, last_key
+                    sink.write(chunk.data)
+                    plan.observe(chunk)
+                    monitor.check()
     return rows, last_key
 
 
-def _copy_batches(ctx, export_type, sink, statement, template_params, *, monitor, flush_chars, separator, buffer):
-    rows, last_key = monitor.rows, ctx.resume_after
-    after_id = ctx.resume_after or 0
-    batch_rows, part_size = 200, export_settings().part_size_bytes
-    previous_length = 0  # the last row is buffer[-previous_length:] (rows may not outlive the next read)
-    while (boundary := export_type.copy_boundary(ctx, after_id=after_id, rows=batch_rows)) is not None:
-        batch_bytes, batch_start = 0, rows
-        params = [after_id if p == _AFTER else boundary if p == _UPPER else p for p in template_params]
-        # closing(): an error mid-batch must end the COPY before anything else uses the connection.
-        with monitor.deferred(), closing(copy_rows(statement, params)) as copied:
-            for row in copied:
-                if len(buffer) >= flush_chars:
-                    last_key = row_key(buffer[len(buffer) - previous_length :], separator)
-                    if row_key(row, separator) != last_key:
-                        monitor.rows, monitor.last_key = rows, last_key
-                        sink.write(bytes(buffer))
-                        buffer.clear()
-                buffer += row
-                previous_length = len(row)
-                batch_bytes += len(row)
-                rows += 1
-        monitor.rows = rows
-        monitor.check()
-        after_id = boundary
-        if rows > batch_start:
-            batch_rows = max(100, min(100_000, int(part_size / 2 / (batch_bytes / (rows - batch_start)))))
-    return rows, last_key, previous_length
+def copy_reader_count() -> int:
+    """Reader threads for a run: one (the caller's own connection) inside a transaction,
+    where other connections would not see the same data."""
+    if connection.in_atomic_block:
+        return 1
+    return export_settings().copy_readers
+
+
+@contextmanager
+def _batches(statement: BatchStatement, plan: BatchPlan, *, monitor: RunMonitor, readers: int):
+    if readers <= 1:
+        with batch_planner():
+            yield _sequential_batches(statement, plan, monitor)
+        return
+    with ReaderPool(statement, readers) as pool:
+        yield pool.batches(plan)
+
+
+def _sequential_batches(statement: BatchStatement, plan: BatchPlan, monitor: RunMonitor) -> Iterator[Iterator[Chunk]]:
+    while (bounds := plan.next_bounds()) is not None:
+        yield _deferred_batch(statement, bounds, monitor)
+
+
+def _deferred_batch(statement: BatchStatement, bounds: tuple[int, int], monitor: RunMonitor) -> Iterator[Chunk]:
+    # The COPY holds the connection: heartbeats and checkpoints wait for the end of the batch.
+    with monitor.deferred():
+        yield from statement.chunks(*bounds)
+
+
+_DONE = object()
+_JOIN_SECONDS = 30
+
+
+class _Stopped(Exception):
+    """The pool is shutting down: a reader leaves its batch."""
+
+
+class ReaderPool:
+    """Threads that each run COPY batches on their own database connection. Batches are
+    handed out in key order and their chunks come back through one bounded queue per batch,
+    so at most `readers` batches are read at once and memory stays bounded."""
+
+    def __init__(self, statement: BatchStatement, readers: int):
+        self._statement = statement
+        self._readers = readers
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+        # A batch is about one part; its queue holds about a part of chunks.
+        self._queue_chunks = max(2, export_settings().part_size_bytes // max(1, statement.chunk_bytes) + 1)
+        self._threads = [
+            threading.Thread(target=self._work, name=f"copy-reader-{index}", daemon=True) for index in range(readers)
+        ]
+
+    def __enter__(self) -> ReaderPool:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            # A reader stuck in a COPY of a hung server is left behind (a daemon thread).
+            thread.join(timeout=_JOIN_SECONDS)
+
+    def batches(self, plan: BatchPlan) -> Iterator[Iterator[Chunk]]:
+        """Each batch's chunks, batch after batch in key order; `readers` batches in flight."""
+        in_flight: deque[queue.Queue] = deque()
+        while True:
+            while len(in_flight) < self._readers and (bounds := plan.next_bounds()) is not None:
+                results: queue.Queue = queue.Queue(maxsize=self._queue_chunks)
+                self._jobs.put((bounds, results))
+                in_flight.append(results)
+            if not in_flight:
+                return
+            yield self._drain(in_flight.popleft())
+
+    def _drain(self, results: queue.Queue) -> Iterator[Chunk]:
+        while True:
+            try:
+                item = results.get(timeout=0.2)
+            except queue.Empty:
+                if self._failure is not None:
+                    raise self._failure from None
+                continue
+            if item is _DONE:
+                return
+            yield item
+
+    def _work(self) -> None:
+        try:
+            planner_settings_apply()  # no RESET needed: the connection is closed at the end
+            while (job := self._jobs.get()) is not None:
+                bounds, results = job
+                for chunk in self._statement.chunks(*bounds):
+                    self._put(results, chunk)
+                self._put(results, _DONE)
+        except _Stopped:
+            pass
+        except BaseException as error:  # noqa: BLE001 - handed to the job's thread, which raises it
+            self._failure = error
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _put(self, results: queue.Queue, item) -> None:
+        while True:
+            if self._stop.is_set():
+                raise _Stopped()
+            try:
+                results.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue

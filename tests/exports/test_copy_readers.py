@@ -1,0 +1,152 @@
+"""The fast path's parallel COPY readers: same bytes as one reader and as the portable path,
+batches written in key order, and a failing reader fails the run cleanly (PostgreSQL only)."""
+
+import threading
+
+import pytest
+from django.db import OperationalError, connection
+
+from exports.models import Export
+from exports.services import copy_path, export_request, export_run
+from exports.writers import PartUploader
+from tests.conftest import open_uploads, read_export_bytes
+from tests.exports.test_copy_fast_path import _dataset
+from tests.factories import UserFactory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # readers use connections of their own: the data must be committed
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the fast path exists on PostgreSQL only"),
+]
+
+
+@pytest.fixture
+def tiny_batches(monkeypatch):
+    """Batches of a few rows, so a 40-entry campaign is read in many batches by every reader."""
+    monkeypatch.setattr(copy_path, "_FIRST_BATCH_ROWS", 2)
+    monkeypatch.setattr(copy_path, "_MIN_BATCH_ROWS", 1)
+    monkeypatch.setattr(copy_path, "_MAX_BATCH_ROWS", 3)
+
+
+@pytest.fixture
+def pools(monkeypatch):
+    """How many ReaderPools ran, and how many batches each reader thread read."""
+    used: list[int] = []
+    batches_by_thread: dict[str, int] = {}
+    real_enter, real_chunks = copy_path.ReaderPool.__enter__, copy_path.BatchStatement.chunks
+
+    def counting_enter(self):
+        used.append(self._readers)
+        return real_enter(self)
+
+    def counting_chunks(self, after_id, upper_id):
+        name = threading.current_thread().name
+        batches_by_thread[name] = batches_by_thread.get(name, 0) + 1
+        return real_chunks(self, after_id, upper_id)
+
+    monkeypatch.setattr(copy_path.ReaderPool, "__enter__", counting_enter)
+    monkeypatch.setattr(copy_path.BatchStatement, "chunks", counting_chunks)
+    return used, batches_by_thread
+
+
+def _export_bytes(campaign, body, user) -> bytes:
+    export, created = export_request(campaign_id=campaign.pk, body=body, user=user)
+    assert created
+    assert export_run(export_id=str(export.pk)) == "finished"
+    export.refresh_from_db()
+    data = read_export_bytes(export)
+    Export.objects.filter(pk=export.pk).update(status="EXPIRED")
+    return data
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"exportType": "entries"}, {"exportType": "entries", "includeAllMarkets": True, "format": "csv"}],
+    ids=["entries", "all-markets-csv"],
+)
+def test_parallel_readers_write_the_same_bytes_as_one_reader_and_the_portable_path(settings, tiny_batches, pools, body):
+    used, batches_by_thread = pools
+    campaign = _dataset()
+    user = UserFactory.create(is_superuser=True)
+    settings.EXPORTS_COPY_READERS = 3
+    parallel = _export_bytes(campaign, body, user)
+    assert used == [3]
+    reader_threads = {name for name in batches_by_thread if name.startswith("copy-reader-")}
+    assert len(reader_threads) >= 2, batches_by_thread  # batches really were spread over readers
+    assert sum(batches_by_thread.values()) >= 10
+
+    settings.EXPORTS_COPY_READERS = 1
+    batches_by_thread.clear()
+    single = _export_bytes(campaign, body, user)
+    assert used == [3], "one reader reads on the job's own connection, without a pool"
+    assert set(batches_by_thread) == {threading.current_thread().name}
+
+    settings.EXPORTS_COPY_FAST_PATH = False
+    portable = _export_bytes(campaign, body, user)
+    assert parallel == single == portable
+    assert parallel.count(b"\n") > 40
+
+
+def test_a_failing_reader_fails_the_run_and_leaves_no_upload_or_thread(settings, tiny_batches, monkeypatch):
+    campaign = _dataset()
+    user = UserFactory.create(is_superuser=True)
+    settings.EXPORTS_COPY_READERS = 2
+    settings.EXPORTS_MAX_ATTEMPTS = 1
+    real_chunks = copy_path.BatchStatement.chunks
+    calls = []
+
+    def failing_chunks(self, after_id, upper_id):
+        calls.append(after_id)
+        if len(calls) == 4:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_chunks(self, after_id, upper_id)
+
+    monkeypatch.setattr(copy_path.BatchStatement, "chunks", failing_chunks)
+    export, _ = export_request(campaign_id=campaign.pk, body={"exportType": "entries"}, user=user)
+    assert export_run(export_id=str(export.pk)) == "failed"
+    export.refresh_from_db()
+    assert export.status == "FAILED"
+    assert export.failure_kind == "transient"
+    assert "database, storage or broker was unavailable" in export.error_message
+    assert open_uploads() == []
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("copy-reader-")]
+
+
+def test_readers_run_ahead_by_a_bounded_amount(settings, tiny_batches, monkeypatch):
+    """While the job's thread is held up (a slow upload), the readers stop after the batches in
+    flight (one per reader) instead of reading the whole campaign into memory."""
+    campaign = _dataset()
+    user = UserFactory.create(is_superuser=True)
+    settings.EXPORTS_COPY_READERS = 2
+    started = threading.Event()
+    release = threading.Event()
+    batches = []
+    real_chunks = copy_path.BatchStatement.chunks
+
+    def counting_chunks(self, after_id, upper_id):
+        batches.append(after_id)
+        return real_chunks(self, after_id, upper_id)
+
+    monkeypatch.setattr(copy_path.BatchStatement, "chunks", counting_chunks)
+    real_write = PartUploader.write
+    writes = []
+
+    def slow_write(self, data):
+        writes.append(len(data))
+        if len(writes) == 2:  # the first chunk of rows (the header came first)
+            started.set()
+            assert release.wait(10)
+        return real_write(self, data)
+
+    monkeypatch.setattr(PartUploader, "write", slow_write)
+    export, _ = export_request(campaign_id=campaign.pk, body={"exportType": "entries"}, user=user)
+    runner = threading.Thread(target=export_run, kwargs={"export_id": str(export.pk)})
+    runner.start()
+    assert started.wait(10)
+    threading.Event().wait(0.5)  # give the readers time to run ahead as far as they can
+    read_ahead = len(batches)
+    release.set()
+    runner.join(30)
+    assert not runner.is_alive()
+    assert read_ahead <= 2  # the batch being written + one read ahead
+    assert len(batches) >= 10
+    assert Export.objects.get(pk=export.pk).status == "FINISHED"
