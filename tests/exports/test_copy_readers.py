@@ -139,7 +139,14 @@ def test_readers_run_ahead_by_a_bounded_amount(settings, tiny_batches, monkeypat
 
     monkeypatch.setattr(PartUploader, "write", slow_write)
     export, _ = export_request(campaign_id=campaign.pk, body={"exportType": "entries"}, user=user)
-    runner = threading.Thread(target=export_run, kwargs={"export_id": str(export.pk)})
+
+    def run_and_close() -> None:
+        try:
+            export_run(export_id=str(export.pk))
+        finally:
+            connection.close()  # this thread's own connection
+
+    runner = threading.Thread(target=run_and_close)
     runner.start()
     assert started.wait(10)
     threading.Event().wait(0.5)  # give the readers time to run ahead as far as they can
@@ -150,3 +157,30 @@ def test_readers_run_ahead_by_a_bounded_amount(settings, tiny_batches, monkeypat
     assert read_ahead <= 2  # the batch being written + one read ahead
     assert len(batches) >= 10
     assert Export.objects.get(pk=export.pk).status == "FINISHED"
+
+
+def _copied(statement: str) -> list[bytes]:
+    return [bytes(row) for row in copy_path.copy_rows(statement, [])]
+
+
+def test_copy_rows_reads_every_row_and_leaves_the_connection_ready():
+    rows = _copied("COPY (SELECT g, repeat('x', g % 50) FROM generate_series(1, 20000) AS g) TO STDOUT")
+    assert len(rows) == 20000
+    assert rows[0] == b"1\tx\n" and rows[-1] == b"20000\t\n"
+    with connection.cursor() as cursor:  # the COPY's final result was collected
+        cursor.execute("SELECT 7")
+        assert cursor.fetchone() == (7,)
+
+
+def test_an_error_the_server_sends_mid_copy_is_raised_as_a_django_database_error():
+    from django.db import DataError
+
+    statement = "COPY (SELECT (1 / (g - 15000))::text FROM generate_series(1, 20000) AS g) TO STDOUT"
+    rows = []
+    with pytest.raises(DataError, match="division by zero"):
+        for row in copy_path.copy_rows(statement, []):
+            rows.append(row)
+    assert 0 < len(rows) < 15000
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 8")
+        assert cursor.fetchone() == (8,)
