@@ -11,6 +11,15 @@ from dramatiq.middleware import Middleware
 logger = logging.getLogger(__name__)
 
 
+class FlatMemory(Middleware):
+    """Before a worker starts: large freed buffers go back to the system (exportsite.malloc)."""
+
+    def before_worker_boot(self, broker, worker) -> None:
+        from exportsite.malloc import malloc_tune
+
+        malloc_tune()
+
+
 class EnqueuePendingOnWorkerBoot(Middleware):
     """When a worker starts, re-send every PENDING job, so nothing queued before a restart
     (or lost with an in-memory broker) is forgotten. Claims are atomic, so repeats are harmless."""

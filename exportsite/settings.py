@@ -190,6 +190,7 @@ DRAMATIQ_BROKER: dict[str, Any] = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "exports.worker_middleware.FlatMemory",
         "exports.worker_middleware.EnqueuePendingOnWorkerBoot",
         "exports.worker_middleware.MaintenanceTicker",
     ],
