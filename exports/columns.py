@@ -115,6 +115,13 @@ class Column:
     value: Callable[[Any], str]
     sql: Callable[[str], Any] | None = None
 
+    def sql_for(self, prefix: str) -> Any:
+        """The SQL twin for rows whose entry is at `prefix`; the fast path only runs when every
+        column has one."""
+        if self.sql is None:
+            raise ValueError(f"column {self.header!r} has no SQL twin")
+        return self.sql(prefix)
+
 
 def header_row(columns: Sequence[Column]) -> list[str]:
     return [column.header for column in columns]

@@ -12,7 +12,10 @@ with a fraction, or tiny ones that Python prints in exponent form) and a cell th
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Expression, TextField, Value
+from django.db.models.expressions import Combinable
 
 _TEXT = TextField()
 _PLAIN_NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -26,10 +29,10 @@ class Sql(Expression):
 
     output_field = _TEXT
 
-    def __init__(self, template: str, *expressions: Expression):
+    def __init__(self, template: str, *expressions: Combinable):
         super().__init__(output_field=_TEXT)
         self.template = template
-        self.source_expressions = list(expressions)
+        self.source_expressions: list[Any] = list(expressions)
 
     def get_source_expressions(self):
         return self.source_expressions
@@ -65,7 +68,8 @@ class Sql(Expression):
 
 def _split(template: str):
     """('literal', index) pairs for a template with ⟨0⟩, ⟨1⟩… markers."""
-    out, rest = [], template
+    out: list[tuple[str, int | None]] = []
+    rest = template
     while "⟨" in rest:
         head, _, tail = rest.partition("⟨")
         number, _, rest = tail.partition("⟩")
@@ -89,32 +93,32 @@ def _number(inner: str) -> str:
     return f"CASE WHEN {inner} = trunc({inner}) THEN trunc(({inner})::numeric)::text ELSE ({inner})::text END"
 
 
-def sql_text(expression: Expression) -> Expression:
+def sql_text(expression: Combinable) -> Expression:
     """format_text(value)."""
     return Sql(_guard("⟨0⟩::text"), expression)
 
 
-def sql_integer(expression: Expression) -> Expression:
+def sql_integer(expression: Combinable) -> Expression:
     """str(value) of an integer column (never guarded: it is a number)."""
     return Sql("⟨0⟩::text", expression)
 
 
-def sql_first_text(first: Expression, second: Expression) -> Expression:
+def sql_first_text(first: Combinable, second: Combinable) -> Expression:
     """format_text(first or second)."""
     return Sql(_guard("COALESCE(NULLIF(⟨0⟩, ''), ⟨1⟩)"), first, second)
 
 
-def sql_timestamp(expression: Expression) -> Expression:
+def sql_timestamp(expression: Combinable) -> Expression:
     """format_timestamp: ISO 8601 UTC with milliseconds and Z."""
     return Sql("to_char(⟨0⟩ AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", expression)
 
 
-def sql_is_set(expression: Expression) -> Expression:
+def sql_is_set(expression: Combinable) -> Expression:
     """format_bool(value is not None)."""
     return Sql("CASE WHEN ⟨0⟩ IS NULL THEN 'false' ELSE 'true' END", expression)
 
 
-def sql_number(expression: Expression) -> Expression:
+def sql_number(expression: Combinable) -> Expression:
     return Sql(_number("⟨0⟩"), expression)
 
 
@@ -123,7 +127,7 @@ def sql_const(text: str) -> Expression:
     return Value(text or None, output_field=_TEXT)
 
 
-def sql_lookup(expression: Expression, cells: dict[int, str]) -> Expression:
+def sql_lookup(expression: Combinable, cells: dict[int, str]) -> Expression:
     """A cell chosen by id from a small table formatted in Python (e.g. each market's cells)."""
     if not cells:
         return Value(None, output_field=_TEXT)
@@ -142,7 +146,7 @@ def _array_item(item: str) -> str:
     )
 
 
-def sql_answer(answers: Expression, key: str) -> Expression:
+def sql_answer(answers: Combinable, key: str) -> Expression:
     """format_answer(answers.get(key)) for a jsonb object of answers."""
     value, text = "(⟨0⟩ -> ⟨1⟩)", "(⟨0⟩ ->> ⟨1⟩)"
     array = (

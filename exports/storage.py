@@ -16,10 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 from django.core import signing
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from storages.backends.s3 import S3Storage
 
 DOWNLOAD_SALT = "exports.download"
 UPLOADS_DIR = ".uploads"
@@ -45,7 +49,7 @@ class MultipartUpload(ABC):
         """Begin the upload and return its id (kept on the job so it can be aborted later)."""
 
     @abstractmethod
-    def write_part(self, number: int, data: bytes) -> UploadedPart: ...
+    def write_part(self, number: int, data: bytes | bytearray) -> UploadedPart: ...
 
     @abstractmethod
     def complete(self, parts: list[UploadedPart]) -> None: ...
@@ -59,16 +63,21 @@ class MultipartUpload(ABC):
         """True while the upload can still take parts (not completed, not aborted)."""
 
 
-def _is_s3(storage: Storage) -> bool:
+def _is_s3(storage: Storage) -> TypeGuard[S3Storage]:
     return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
 
 
-def _s3_client(storage: Storage):
+def _s3_client(storage: S3Storage) -> Any:
     return storage.connection.meta.client
 
 
+def _folder(storage: Storage) -> Path:
+    """The root folder of a local (FileSystemStorage) export storage."""
+    return Path(cast(FileSystemStorage, storage).location)
+
+
 class S3MultipartUpload(MultipartUpload):
-    def __init__(self, storage: Storage, *, key: str, content_type: str, acl: str, upload_id: str = ""):
+    def __init__(self, storage: S3Storage, *, key: str, content_type: str, acl: str, upload_id: str = ""):
         super().__init__(key=key, upload_id=upload_id)
         self._client = _s3_client(storage)
         self._bucket = storage.bucket_name
@@ -85,7 +94,7 @@ class S3MultipartUpload(MultipartUpload):
         self.upload_id = response["UploadId"]
         return self.upload_id
 
-    def write_part(self, number: int, data: bytes) -> UploadedPart:
+    def write_part(self, number: int, data: bytes | bytearray) -> UploadedPart:
         response = self._client.upload_part(
             Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
         )
@@ -134,7 +143,7 @@ class FilesystemMultipartUpload(MultipartUpload):
         (self._parts_dir / KEY_FILE).write_text(self.key, encoding="utf-8")
         return self.upload_id
 
-    def write_part(self, number: int, data: bytes) -> UploadedPart:
+    def write_part(self, number: int, data: bytes | bytearray) -> UploadedPart:
         path = self._parts_dir / f"{number:05d}.part"
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(data)
@@ -195,7 +204,7 @@ def list_objects(alias: str) -> Iterator[tuple[str, datetime]]:
             for item in page.get("Contents", []):
                 yield item["Key"], item["LastModified"]
         return
-    root = Path(backend.location)
+    root = _folder(backend)
     if not root.exists():
         return
     for path in root.rglob("*"):
@@ -213,7 +222,7 @@ def list_uploads(alias: str) -> Iterator[tuple[str, str, datetime]]:
             for item in page.get("Uploads", []):
                 yield item["Key"], item["UploadId"], item["Initiated"]
         return
-    uploads = Path(backend.location) / UPLOADS_DIR
+    uploads = _folder(backend) / UPLOADS_DIR
     if not uploads.exists():
         return
     for parts_dir in uploads.iterdir():
@@ -261,6 +270,7 @@ def storage_ping(alias: str) -> None:
     if _is_s3(storage):
         _s3_client(storage).head_bucket(Bucket=storage.bucket_name)
     else:
-        Path(storage.location).mkdir(parents=True, exist_ok=True)
-        if not os.access(storage.location, os.W_OK):
-            raise OSError(f"{storage.location} is not writable")
+        folder = _folder(storage)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise OSError(f"{folder} is not writable")

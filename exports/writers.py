@@ -10,7 +10,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 from exports.storage import MultipartUpload, UploadedPart
 
@@ -99,7 +99,7 @@ class PartUploader:
         upload: MultipartUpload,
         *,
         part_size: int,
-        on_part: Callable[[UploadedPart, object], None] | None = None,
+        on_part: Callable[[UploadedPart, Any], None] | None = None,
         parts: list[UploadedPart] | None = None,
         mark: Callable[[], object] | None = None,
         in_flight: int = 1,
@@ -121,8 +121,10 @@ class PartUploader:
         self._buffer += data
         self.bytes_written += len(data)
         if len(self._buffer) >= self._part_size:
-            chunk = bytes(self._buffer)  # the buffer keeps its capacity: no regrowth per part
-            self._buffer.clear()
+            # The full buffer itself goes to the upload (no copy) and a new one fills: with the
+            # mmap threshold pinned (exportsite.malloc) an uploaded part's memory is returned
+            # to the system at once, so at most two parts are ever held.
+            chunk, self._buffer = self._buffer, bytearray()
             self._submit(chunk)
         while self._pending and self._pending[0][0].done():
             self._finish_oldest()

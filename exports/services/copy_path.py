@@ -7,14 +7,15 @@ only moves bytes: rows are grouped into chunks that end between two different ke
 keeps part checkpoints resumable like the portable path's. The key is the file's first column
 (the entry id), read back only at chunk ends.
 
-Rows come in keyset batches (`after < id <= boundary`) of about one part, one COPY each. In a
-worker (autocommit), `EXPORTS_COPY_READERS` reader threads run the batches on connections of
-their own while the job's thread writes their chunks in batch order: formatting rows is the
-database's CPU work, and one COPY keeps one core busy, so two readers nearly double the speed
-on two cores. A reader runs ahead by at most one batch, so memory stays bounded; the job's own
-connection stays free for heartbeats and checkpoints. Inside a transaction (one snapshot is
-wanted, e.g. tests) the batches run one after another on the caller's connection instead,
-with the heartbeats and checkpoints deferred to the end of each batch.
+Rows come in keyset batches (`after < id <= boundary`) of about half a part, one COPY each.
+The first batches run on the job's own connection (heartbeats and checkpoints wait for the end
+of each, the connection being busy), so a small export is done at once. Past `_SOLO_ROWS`, in
+a worker (autocommit), `EXPORTS_COPY_READERS` reader threads run the remaining batches on
+connections of their own while the job's thread writes their chunks in batch order: formatting
+rows is the database's CPU work and one COPY keeps one core busy, so two readers nearly double
+the speed on two cores. Each reader has at most one batch in flight, so memory stays bounded,
+and the job's connection is free for heartbeats and checkpoints. Inside a transaction (one
+snapshot is wanted, e.g. tests) every batch runs on the caller's connection.
 
 This module is the one place with SQL text outside the ORM: the COPY wrapper around a
 query Django compiles, and the session planner settings.
@@ -26,7 +27,7 @@ import queue
 import select
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
@@ -90,6 +91,9 @@ _AFTER, _UPPER = -7_000_000_000_000_000_001, -7_000_000_000_000_000_002
 # The first batches are small so a small export is done at once; later ones are sized from the
 # bytes per row seen so far to about one part.
 _FIRST_BATCH_ROWS, _MIN_BATCH_ROWS, _MAX_BATCH_ROWS = 200, 100, 100_000
+# Rows read on the job's own connection before reader threads start (a small export never
+# pays for their connections).
+_SOLO_ROWS = 10_000
 
 
 def planner_settings_apply() -> None:
@@ -111,7 +115,7 @@ def batch_planner():
                 cursor.execute(f"RESET {name}")
 
 
-def copy_rows(statement: str, params: Sequence) -> Iterator[bytes | memoryview]:
+def copy_rows(statement: str, params: Sequence) -> Generator[bytes | memoryview, None, None]:
     """Each item is one formatted row, line end included. psycopg locks the connection for
     the whole COPY: nothing else may use it until the iterator is exhausted or closed.
 
@@ -158,7 +162,7 @@ def _copy_result(pgconn, size: int) -> None:
         raise error_class(message)
 
 
-def row_key(row: bytes | memoryview, delimiter: bytes) -> int:
+def row_key(row: bytes | bytearray | memoryview, delimiter: bytes) -> int:
     """The first field of a row (the key column is never quoted: it is a number)."""
     data = bytes(row[:32])
     return int(data[: data.index(delimiter)] if delimiter in data else data.strip())
@@ -218,6 +222,10 @@ class BatchPlan:
         self._rows += chunk.rows
         self._bytes += len(chunk.data)
 
+    @property
+    def rows_seen(self) -> int:
+        return self._rows
+
     def next_bounds(self) -> tuple[int, int] | None:
         rows = _FIRST_BATCH_ROWS
         if self._rows:
@@ -236,10 +244,10 @@ def copy_rows_into(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec
     template = export_type.copy_queryset(ctx, columns, after_id=_AFTER, upper_id=_UPPER)
     sql, template_params = copy_statement(template, delimiter=delimiter)
     statement = BatchStatement(sql, tuple(template_params), delimiter.encode(), flush_chars)
-    plan = BatchPlan(ctx, export_type, target_bytes=export_settings().part_size_bytes)
+    plan = BatchPlan(ctx, export_type, target_bytes=batch_target_bytes())
     rows, last_key = monitor.rows, ctx.resume_after
-    readers = copy_reader_count()
-    with _batches(statement, plan, monitor=monitor, readers=readers) as batches:
+    # closing(): on any error the readers stop (and the job's connection ends its COPY) at once.
+    with closing(_batch_source(statement, plan, monitor=monitor, readers=copy_reader_count())) as batches:
         for batch in batches:
             with closing(batch):
                 for chunk in batch:
@@ -260,19 +268,24 @@ def copy_reader_count() -> int:
     return export_settings().copy_readers
 
 
-@contextmanager
-def _batches(statement: BatchStatement, plan: BatchPlan, *, monitor: RunMonitor, readers: int):
-    if readers <= 1:
-        with batch_planner():
-            yield _sequential_batches(statement, plan, monitor)
-        return
+def batch_target_bytes() -> int:
+    """Output per batch: half a part, so a reader's queue (one batch) holds half a part."""
+    return max(64 * 1024, export_settings().part_size_bytes // 2)
+
+
+def _batch_source(statement: BatchStatement, plan: BatchPlan, *, monitor: RunMonitor, readers: int):
+    """Batches in key order. The first ones run on the job's own connection, so a small export
+    is done before any reader thread or connection would have started; past `_SOLO_ROWS` rows
+    the reader pool takes over the rest."""
+    with batch_planner():
+        while (bounds := plan.next_bounds()) is not None:
+            yield _deferred_batch(statement, bounds, monitor)
+            if readers > 1 and plan.rows_seen >= _SOLO_ROWS:
+                break
+        else:
+            return
     with ReaderPool(statement, readers) as pool:
-        yield pool.batches(plan)
-
-
-def _sequential_batches(statement: BatchStatement, plan: BatchPlan, monitor: RunMonitor) -> Iterator[Iterator[Chunk]]:
-    while (bounds := plan.next_bounds()) is not None:
-        yield _deferred_batch(statement, bounds, monitor)
+        yield from pool.batches(plan)
 
 
 def _deferred_batch(statement: BatchStatement, bounds: tuple[int, int], monitor: RunMonitor) -> Iterator[Chunk]:
@@ -300,8 +313,9 @@ class ReaderPool:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._failure: BaseException | None = None
-        # A batch is about one part; its queue holds about a part of chunks.
-        self._queue_chunks = max(2, export_settings().part_size_bytes // max(1, statement.chunk_bytes) + 1)
+        # A queue holds a whole batch (plus its end marker), so a reader never waits mid-batch
+        # while the batch before it is written.
+        self._queue_chunks = max(2, batch_target_bytes() // max(1, statement.chunk_bytes) + 2)
         self._threads = [
             threading.Thread(target=self._work, name=f"copy-reader-{index}", daemon=True) for index in range(readers)
         ]

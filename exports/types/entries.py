@@ -5,8 +5,9 @@ that export entries under a filter (opt-ins, scoring)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import partial
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from django.db.models import F, Q, Value
 
@@ -122,21 +123,23 @@ def preference_columns(campaign: Campaign) -> list[Column]:
     for preference in campaign.preferences or []:
         pref_id = str(preference.get("id", ""))
         header = f"#{preference.get('type', '')}.{pref_id}"
-        columns.append(
-            Column(
-                header,
-                lambda r, pref_id=pref_id: format_answer((r.entry.answers or {}).get(pref_id)),
-                lambda p, pref_id=pref_id: cs.sql_answer(F(p + "answers"), pref_id),
-            )
-        )
+        columns.append(Column(header, partial(_answer_cell, pref_id), partial(_answer_sql, pref_id)))
     return columns
+
+
+def _answer_cell(pref_id: str, row: Any) -> str:
+    return format_answer((row.entry.answers or {}).get(pref_id))
+
+
+def _answer_sql(pref_id: str, prefix: str) -> Any:
+    return cs.sql_answer(F(prefix + "answers"), pref_id)
 
 
 class EntriesExport(ExportType):
     key = "entries"
     label = "Entries"
     description = "One row per entry in its primary market (optionally one per additional market)."
-    parameters = (
+    parameters: ClassVar[tuple[Parameter, ...]] = (
         Parameter(
             "includeAllMarkets",
             "boolean",
@@ -223,13 +226,13 @@ class EntriesExport(ExportType):
         market_ids = (ctx.parameters.get("filters") or {}).get("marketIds")
         bounds = {"campaign_id": ctx.campaign.pk, "upper_id": upper_id, "after_id": after_id}
         primary = selectors.entry_rows_queryset(**bounds, condition=self.entry_filter(ctx), market_ids=market_ids)
-        primary = primary.annotate(**{name: column.sql("") for name, column in zip(names, columns, strict=True)})
+        primary = primary.annotate(**{name: column.sql_for("") for name, column in zip(names, columns, strict=True)})
         if not ctx.parameters.get("includeAllMarkets"):
             return CopyQuery(primary.order_by("id").values_list(*names))
         extra = selectors.additional_market_rows_queryset(
             **bounds, condition=self.entry_filter(ctx), market_ids=market_ids
         )
-        extra = extra.annotate(**{name: column.sql("entry__") for name, column in zip(names, columns, strict=True)})
+        extra = extra.annotate(**{name: column.sql_for("entry__") for name, column in zip(names, columns, strict=True)})
         union = (
             primary.annotate(_k=F("id"), _s=Value(0))
             .values_list(*names, "_k", "_s")

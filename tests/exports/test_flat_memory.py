@@ -20,7 +20,12 @@ def test_malloc_tune_is_a_no_op_elsewhere(monkeypatch):
 
 def test_every_worker_tunes_malloc_before_it_boots(monkeypatch, transactional_db):
     calls = []
-    monkeypatch.setattr(malloc, "malloc_tune", lambda: calls.append(1) or True)
+
+    def counted_tune() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(malloc, "malloc_tune", counted_tune)
     worker = dramatiq.Worker(dramatiq.get_broker(), worker_timeout=50, worker_threads=1)
     worker.start()
     worker.stop()
