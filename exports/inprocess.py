@@ -14,7 +14,11 @@ logger = logging.getLogger(__name__)
 
 
 def inprocess_worker_start(*, threads: int) -> dramatiq.Worker:
-    worker = dramatiq.Worker(dramatiq.get_broker(), worker_timeout=200, worker_threads=threads)
+    from exportsite.conf import export_settings
+
+    worker = dramatiq.Worker(
+        dramatiq.get_broker(), worker_timeout=export_settings().worker_idle_poll_ms, worker_threads=threads
+    )
     worker.start()
     logger.info("in-process export worker started", extra={"threads": threads})
     return worker

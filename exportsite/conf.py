@@ -18,6 +18,7 @@ class ExportSettings:
     public_base_url: str
     inprocess_worker: bool
     inprocess_worker_threads: int
+    worker_idle_poll_ms: int
     broker_url: str
     max_attempts: int
     retry_backoff_seconds: int
@@ -50,6 +51,7 @@ def export_settings() -> ExportSettings:
         public_base_url=settings.EXPORTS_PUBLIC_BASE_URL,
         inprocess_worker=settings.EXPORTS_INPROCESS_WORKER,
         inprocess_worker_threads=settings.EXPORTS_INPROCESS_WORKER_THREADS,
+        worker_idle_poll_ms=settings.EXPORTS_WORKER_IDLE_POLL_MS,
         broker_url=settings.DRAMATIQ_BROKER_URL,
         max_attempts=settings.EXPORTS_MAX_ATTEMPTS,
         retry_backoff_seconds=settings.EXPORTS_RETRY_BACKOFF_SECONDS,

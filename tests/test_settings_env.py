@@ -41,6 +41,27 @@ def test_urls_are_parsed():
         database_from_url("DATABASE_URL", "mysql://x/y")
 
 
+def test_the_idle_poll_reaches_the_dramatiq_program(tmp_path):
+    """`manage.py rundramatiq` execs `dramatiq`, which reads its idle timeout from the environment
+    it inherits; settings export EXPORTS_WORKER_IDLE_POLL_MS there."""
+    script = (
+        "import os, subprocess, sys, django; django.setup(); "
+        "print(subprocess.run([sys.executable, '-c', 'import dramatiq.worker as w; print(w.WORKER_TIMEOUT)'], "
+        "capture_output=True, text=True, check=True).stdout.strip())"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "exportsite.settings",
+        "DJANGO_DEBUG": "1",
+        "EXPORTSITE_VAR_DIR": str(tmp_path),
+        "EXPORTS_WORKER_IDLE_POLL_MS": "150",
+    }
+    env.pop("dramatiq_worker_timeout", None)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "150"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
