@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 DOWNLOAD_SALT = "exports.download"
 UPLOADS_DIR = ".uploads"
+DATA_FILE = "data"
 KEY_FILE = "key"
 
 
@@ -127,7 +128,10 @@ class S3MultipartUpload(MultipartUpload):
 
 
 class FilesystemMultipartUpload(MultipartUpload):
-    """Parts are files under `<location>/.uploads/<upload id>/`, joined into the target on complete."""
+    """Parts are appended, in order, to one file under `<location>/.uploads/<upload id>/`; each
+    part leaves a marker naming where it ends, so a resumed upload (or a part sent again) is
+    written from the end of the part before it. Completing is a rename: the file is never
+    copied (joining part files at the end cost ~0.2 s per 250 MB)."""
 
     def __init__(self, storage: FileSystemStorage, *, key: str, upload_id: str = ""):
         super().__init__(key=key, upload_id=upload_id)
@@ -135,30 +139,55 @@ class FilesystemMultipartUpload(MultipartUpload):
 
     @property
     def _parts_dir(self) -> Path:
-        return Path(self._storage.location) / UPLOADS_DIR / self.upload_id
+        return _folder(self._storage) / UPLOADS_DIR / self.upload_id
+
+    @property
+    def _data(self) -> Path:
+        return self._parts_dir / DATA_FILE
+
+    def _end_of(self, number: int) -> int:
+        """Where part `number` ends in the data file (0 before the first part)."""
+        if number < 1:
+            return 0
+        marker = self._parts_dir / f"{number:05d}.end"
+        if not marker.exists():
+            raise FileNotFoundError(f"upload {self.upload_id}: part {number} was never written")
+        return int(marker.read_text(encoding="ascii"))
 
     def start(self) -> str:
         self.upload_id = uuid.uuid4().hex
         self._parts_dir.mkdir(parents=True, exist_ok=False)
         (self._parts_dir / KEY_FILE).write_text(self.key, encoding="utf-8")
+        self._data.touch()
         return self.upload_id
 
     def write_part(self, number: int, data: bytes | bytearray) -> UploadedPart:
-        path = self._parts_dir / f"{number:05d}.part"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        start = self._end_of(number - 1)
+        with self._data.open("r+b") as out:
+            out.seek(start)
+            out.write(data)
+            out.truncate()  # a part sent again replaces everything after the part before it
+        for stale in self._parts_dir.glob("*.end"):
+            if int(stale.stem) >= number:
+                stale.unlink()
+        marker = self._parts_dir / f"{number:05d}.end"
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(str(start + len(data)), encoding="ascii")
+        os.replace(tmp, marker)
         return UploadedPart(number=number, etag=f"{number}-{len(data)}", size=len(data))
 
     def complete(self, parts: list[UploadedPart]) -> None:
+        numbers = sorted(part.number for part in parts)
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError(f"upload {self.upload_id}: parts must be 1..n, got {numbers}")
+        size = sum(part.size for part in parts)
+        if self._end_of(len(numbers)) != size:
+            raise ValueError(f"upload {self.upload_id}: the parts hold {self._end_of(len(numbers))} bytes, not {size}")
+        with self._data.open("r+b") as out:
+            out.truncate(size)  # drop anything a later, unlisted part wrote
         target = Path(self._storage.path(self.key))
         target.parent.mkdir(parents=True, exist_ok=True)
-        assembling = target.with_name(f".{target.name}.{self.upload_id}.tmp")
-        with assembling.open("wb") as out:
-            for part in sorted(parts, key=lambda p: p.number):
-                with (self._parts_dir / f"{part.number:05d}.part").open("rb") as source:
-                    shutil.copyfileobj(source, out, 1024 * 1024)
-        os.replace(assembling, target)
+        os.replace(self._data, target)
         shutil.rmtree(self._parts_dir, ignore_errors=True)
 
     def is_open(self) -> bool:
