@@ -444,7 +444,7 @@ def start_worker(procs: Procs, name: str, env: dict) -> Proc:
 
 
 # How the workers produce rows. "copy" is the default on PostgreSQL (EXPORTS_COPY_FAST_PATH,
-# exports/services/copy_path.py); "portable" is the ORM + csv.writer path every database uses.
+# exports/services/copy_path/); "portable" is the ORM + csv.writer path every database uses.
 ROW_PATHS = [
     pytest.param("copy", id="copy-path"),
     pytest.param("portable", id="portable-path"),

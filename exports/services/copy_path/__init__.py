@@ -1,0 +1,184 @@
+"""PostgreSQL fast path: rows formatted by the database and streamed with COPY … TO STDOUT.
+
+Used for single-file delimited exports whose every column has a SQL twin (Column.sql) when
+the database is PostgreSQL; everything else takes the portable path (ORM pages + csv.writer).
+Both write byte-identical files. PostgreSQL sends one CopyData message per row, so Python
+only moves bytes: rows are grouped into chunks that end between two different keys, which
+keeps part checkpoints resumable like the portable path's. The key is the file's first column
+(the entry id), read back only at chunk ends.
+
+Rows come in keyset batches (`after < id <= boundary`) of about half a part, one COPY each.
+The first batches run on the job's own connection (heartbeats and checkpoints wait for the end
+of each, the connection being busy), so a small export is done at once. Past `_SOLO_ROWS`, in
+a worker (autocommit), `EXPORTS_COPY_READERS` reader threads run the remaining batches on
+connections of their own while the job's thread writes their chunks in batch order: formatting
+rows is the database's CPU work and one COPY keeps one core busy, so two readers nearly double
+the speed on two cores. Each reader has at most one batch in flight, so memory stays bounded,
+and the job's connection is free for heartbeats and checkpoints. Inside a transaction (one
+snapshot is wanted, e.g. tests) every batch runs on the caller's connection.
+
+Layout: this module decides and drives (usable?, statement, batch plan, solo then pooled
+batches); `rows.py` runs one COPY and cuts its rows into chunks; `readers.py` is the reader
+pool. This package is the one place with SQL text outside the ORM: the COPY wrapper around
+a query Django compiles, and the session planner settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import closing
+
+from django.conf import settings
+from django.db import connection
+
+from exports.columns import Column
+from exports.options import OutputSpec
+from exports.services.copy_path.readers import ReaderPool
+from exports.services.copy_path.rows import (
+    AFTER_STAND_IN,
+    UPPER_STAND_IN,
+    BatchStatement,
+    Chunk,
+    batch_planner,
+    copy_rows,
+    row_key,
+)
+from exports.services.monitor import RunMonitor
+from exports.types.base import CopyQuery
+from exportsite.conf import export_settings
+
+__all__ = [
+    "BatchPlan",
+    "BatchStatement",
+    "Chunk",
+    "ReaderPool",
+    "copy_fast_path_usable",
+    "copy_reader_count",
+    "copy_rows",
+    "copy_rows_into",
+    "copy_statement",
+    "row_key",
+]
+
+_DELIMITERS = {"\t": "E'\\t'", ",": "','"}
+
+
+def copy_fast_path_usable(*, export_type, columns: Sequence[Column], spec: OutputSpec) -> bool:
+    return (
+        connection.vendor == "postgresql"
+        and settings.EXPORTS_COPY_FAST_PATH
+        and not spec.jsonl
+        and not spec.excel
+        and spec.file_format.delimiter in _DELIMITERS
+        and hasattr(export_type, "copy_queryset")
+        and all(column.sql is not None for column in columns)
+        and bool(columns)
+        and columns[0].header == export_type.key_header
+    )
+
+
+def copy_statement(query: CopyQuery, *, delimiter: str) -> tuple[str, tuple]:
+    sql, params = query.queryset.query.sql_with_params()
+    if query.select:
+        columns = ", ".join(connection.ops.quote_name(name) for name in query.select)
+        order = ", ".join(connection.ops.quote_name(name) for name in query.order_by)
+        sql = f"SELECT {columns} FROM ({sql}) AS rows ORDER BY {order}"
+    return (
+        f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER {_DELIMITERS[delimiter]}, NULL '', ENCODING 'UTF8')",
+        params,
+    )
+
+
+# The first batches are small so a small export is done at once; later ones are sized from the
+# bytes per row seen so far to about one part.
+_FIRST_BATCH_ROWS, _MIN_BATCH_ROWS, _MAX_BATCH_ROWS = 200, 100, 100_000
+# Rows read on the job's own connection before reader threads start (a small export never
+# pays for their connections).
+_SOLO_ROWS = 10_000
+
+
+class BatchPlan:
+    """Keyset batch bounds, each about `target_bytes` of output once the row size is known."""
+
+    def __init__(self, ctx, export_type, *, target_bytes: int):
+        self._ctx, self._export_type, self._target = ctx, export_type, target_bytes
+        self._after_id = ctx.resume_after or 0
+        self._rows, self._bytes = 0, 0
+
+    def observe(self, chunk: Chunk) -> None:
+        self._rows += chunk.rows
+        self._bytes += len(chunk.data)
+
+    @property
+    def rows_seen(self) -> int:
+        return self._rows
+
+    def next_bounds(self) -> tuple[int, int] | None:
+        rows = _FIRST_BATCH_ROWS
+        if self._rows:
+            rows = max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, int(self._target * self._rows / self._bytes)))
+        boundary = self._export_type.copy_boundary(self._ctx, after_id=self._after_id, rows=rows)
+        if boundary is None:
+            return None
+        bounds, self._after_id = (self._after_id, boundary), boundary
+        return bounds
+
+
+def copy_rows_into(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec: OutputSpec, flush_chars: int):
+    """PostgreSQL fast path: formatted rows from COPY, batch after batch in key order, written
+    to `sink` in chunks that end between keys (so every part ends between keys)."""
+    delimiter = spec.file_format.delimiter
+    template = export_type.copy_queryset(ctx, columns, after_id=AFTER_STAND_IN, upper_id=UPPER_STAND_IN)
+    sql, template_params = copy_statement(template, delimiter=delimiter)
+    statement = BatchStatement(sql, tuple(template_params), delimiter.encode(), flush_chars)
+    plan = BatchPlan(ctx, export_type, target_bytes=batch_target_bytes())
+    rows, last_key = monitor.rows, ctx.resume_after
+    # closing(): on any error the readers stop (and the job's connection ends its COPY) at once.
+    with closing(_batch_source(statement, plan, monitor=monitor, readers=copy_reader_count())) as batches:
+        for batch in batches:
+            with closing(batch):
+                for chunk in batch:
+                    rows += chunk.rows
+                    last_key = chunk.last_key
+                    monitor.rows, monitor.last_key = rows, last_key
+                    sink.write(chunk.data)
+                    plan.observe(chunk)
+                    monitor.check()
+    return rows, last_key
+
+
+def copy_reader_count() -> int:
+    """Reader threads for a run: one (the caller's own connection) inside a transaction,
+    where other connections would not see the same data."""
+    if connection.in_atomic_block:
+        return 1
+    return export_settings().copy_readers
+
+
+def batch_target_bytes() -> int:
+    """Output per batch: half a part, so a reader's queue (one batch) holds half a part."""
+    return max(64 * 1024, export_settings().part_size_bytes // 2)
+
+
+def _batch_source(statement: BatchStatement, plan: BatchPlan, *, monitor: RunMonitor, readers: int):
+    """Batches in key order. The first ones run on the job's own connection, so a small export
+    is done before any reader thread or connection would have started; past `_SOLO_ROWS` rows
+    the reader pool takes over the rest."""
+    with batch_planner():
+        while (bounds := plan.next_bounds()) is not None:
+            yield _deferred_batch(statement, bounds, monitor)
+            if readers > 1 and plan.rows_seen >= _SOLO_ROWS:
+                break
+        else:
+            return
+    # A reader's queue holds a whole batch (plus its end marker), so a reader never waits
+    # mid-batch while the batch before it is written.
+    queue_chunks = max(2, batch_target_bytes() // max(1, statement.chunk_bytes) + 2)
+    with ReaderPool(statement, readers, queue_chunks=queue_chunks) as pool:
+        yield from pool.batches(plan)
+
+
+def _deferred_batch(statement: BatchStatement, bounds: tuple[int, int], monitor: RunMonitor) -> Iterator[Chunk]:
+    # The COPY holds the connection: heartbeats and checkpoints wait for the end of the batch.
+    with monitor.deferred():
+        yield from statement.chunks(*bounds)
