@@ -6,8 +6,11 @@ import botocore.exceptions
 from django.db import InterfaceError, OperationalError
 
 # NoSuchUpload: the open upload vanished (storage restarted, or cleaned up); the next attempt
-# sees it is gone and starts the file over.
+# sees it is gone and starts the file over. NoSuchBucket: the storage answers but has lost or not
+# yet set up its bucket (an S3-compatible store restarting empty, a bucket being recreated): a
+# storage problem, not a bug, so it is retried and, if it lasts, reported as storage unavailable.
 _TRANSIENT_S3_CODES = {
+    "NoSuchBucket",
     "SlowDown",
     "InternalError",
     "ServiceUnavailable",
