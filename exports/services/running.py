@@ -3,7 +3,8 @@
 Every exit path leaves storage clean or resumable: a failed, cancelled or timed-out run aborts
 its upload, so no partial object is ever visible; a transient error (database, S3, broker)
 keeps a single-file upload and its checkpoint and sends the job back to PENDING with backoff,
-and the next attempt continues after the last uploaded part.
+and the next attempt continues after the last uploaded part. How an unfinished attempt ends
+(stopped, retried, expired, failed) is outcomes.py.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from exports import metrics, states, storage
-from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
-from exports.models import ExpiredReason, Export, FailureKind
+from exports.errors import ExportFailure, ExportStopped
+from exports.models import Export
 from exports.options import output_spec
 from exports.services import pipeline
-from exports.services.failures import is_transient
 from exports.services.monitor import RunMonitor
 from exports.services.notifications import export_ended
-from exports.services.requesting import export_enqueue
+from exports.services.outcomes import RunAttempt, abort_quietly, end_unsuccessfully, is_worker_time_limit
 from exports.storage import UploadedPart
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportContext, ExportType
@@ -67,19 +67,8 @@ class _Resume:
     last_key: object
 
 
-class _Attempt:
-    """One attempt's handle on its job: the claimed attempt number fences every update."""
-
-    def __init__(self, export: Export, export_type: ExportType):
-        self.export = export
-        self.export_type = export_type
-        self.number = export.attempts
-        self.upload: storage.MultipartUpload | None = None
-        self.log = {"export_id": str(export.pk), "campaign_id": export.campaign_id, "export_type": export_type.key}
-
-
 def _run_claimed(export: Export, export_type: ExportType) -> str:
-    attempt = _Attempt(export, export_type)
+    attempt = RunAttempt(export, export_type)
     try:
         resume = _resume_point(attempt)
         logger.info("export started", extra={**attempt.log, "attempt": attempt.number, "resumed": resume is not None})
@@ -87,8 +76,8 @@ def _run_claimed(export: Export, export_type: ExportType) -> str:
         export_type.prepare(ctx)
         result = _write_output(ctx, attempt, resume)
     except BaseException as exc:  # noqa: BLE001 - every way out is recorded on the job
-        outcome = _end_unsuccessfully(attempt, exc)
-        if not isinstance(exc, Exception) and not _is_worker_time_limit(exc):
+        outcome = end_unsuccessfully(attempt, exc)
+        if not isinstance(exc, Exception) and not is_worker_time_limit(exc):
             raise
         return outcome
     return _finish(attempt, result)
@@ -112,7 +101,7 @@ def _context(export: Export, export_type: ExportType, resume: _Resume | None) ->
     )
 
 
-def _resume_point(attempt: _Attempt) -> _Resume | None:
+def _resume_point(attempt: RunAttempt) -> _Resume | None:
     """The previous attempt's upload and checkpoint, if this run can continue it; otherwise any
     leftover upload is aborted and the run starts over."""
     export, checkpoint = attempt.export, attempt.export.checkpoint or {}
@@ -136,7 +125,7 @@ def _resume_point(attempt: _Attempt) -> _Resume | None:
         and upload.is_open()
     )
     if not usable:
-        _abort_quietly(upload, attempt.log)
+        abort_quietly(upload, attempt.log)
         states.clear_upload_of_active(export.pk, attempt=attempt.number)
         return None
     parts = [UploadedPart(number=n, etag=etag, size=size) for n, etag, size in checkpoint["parts"]]
@@ -144,7 +133,7 @@ def _resume_point(attempt: _Attempt) -> _Resume | None:
     return _Resume(upload=upload, parts=parts, rows=checkpoint["rows"], last_key=checkpoint["last_key"])
 
 
-def _discard_multi_leftovers(attempt: _Attempt, checkpoint: dict) -> None:
+def _discard_multi_leftovers(attempt: RunAttempt, checkpoint: dict) -> None:
     """A multi-file run starts over: remove what an interrupted attempt left (its finished
     objects and its open upload), so consumers never see a partial or doubled set."""
     alias = attempt.export_type.storage_alias
@@ -157,7 +146,7 @@ def _discard_multi_leftovers(attempt: _Attempt, checkpoint: dict) -> None:
         states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
 
 
-def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None) -> pipeline.RunResult:
+def _write_output(ctx: ExportContext, attempt: RunAttempt, resume: _Resume | None) -> pipeline.RunResult:
     """Start (or continue) the upload(s) for the type's output shape and stream into them."""
     export, export_type = attempt.export, attempt.export_type
     estimate = export_type.estimate(ctx)  # all rows of the snapshot, resumed or not
@@ -209,7 +198,7 @@ def _write_output(ctx: ExportContext, attempt: _Attempt, resume: _Resume | None)
     return result
 
 
-def _record_upload_started(attempt: _Attempt, *, key: str, upload_id: str, estimate: int) -> None:
+def _record_upload_started(attempt: RunAttempt, *, key: str, upload_id: str, estimate: int) -> None:
     if not states.record_upload_started(
         attempt.export.pk,
         attempt=attempt.number,
@@ -221,7 +210,7 @@ def _record_upload_started(attempt: _Attempt, *, key: str, upload_id: str, estim
         raise ExportStopped()
 
 
-def _finish(attempt: _Attempt, result: pipeline.RunResult) -> str:
+def _finish(attempt: RunAttempt, result: pipeline.RunResult) -> str:
     conf = export_settings()
     expires_at = timezone.now() + timedelta(days=conf.retention_days_for(attempt.export_type.key))
     if not states.finish(
@@ -248,104 +237,3 @@ def _finish(attempt: _Attempt, result: pipeline.RunResult) -> str:
     )
     export_ended(export_id=str(attempt.export.pk))
     return "finished"
-
-
-def _abort_quietly(upload: storage.MultipartUpload | None, log_extra: dict) -> None:
-    if upload is None:
-        return
-    try:
-        upload.abort()
-    except Exception:
-        logger.exception("aborting the upload failed; the orphan cleaner will remove it", extra=log_extra)
-
-
-def _is_worker_time_limit(exc: BaseException) -> bool:
-    from dramatiq.middleware.time_limit import TimeLimitExceeded
-
-    return isinstance(exc, TimeLimitExceeded)
-
-
-def _end_unsuccessfully(attempt: _Attempt, exc: BaseException) -> str:
-    """Put the job in the state that explains why this attempt ended; returns the outcome name."""
-    outcome = _record_end(attempt, exc)
-    if outcome in ("failed", "expired"):
-        export_ended(export_id=str(attempt.export.pk))
-    return outcome
-
-
-def _record_end(attempt: _Attempt, exc: BaseException) -> str:
-    pk, number, log = attempt.export.pk, attempt.number, attempt.log
-    if isinstance(exc, ExportStopped):
-        current = Export.objects.filter(pk=pk).values_list("status", "attempts").first()
-        if current is None or current[0] not in ("PENDING", "TRIGGERED") or current[1] == number:
-            # Cancelled or expired: nobody will resume this upload. (If another attempt took the
-            # job over, the upload is its now, and must survive.)
-            _abort_quietly(attempt.upload, log)
-            states.clear_upload(pk)
-        logger.info("export stopped: no longer this worker's", extra=log)
-        return "stopped"
-    if is_transient(exc) and _retry_later(attempt, exc):
-        return "retrying"
-    _abort_quietly(attempt.upload, log)
-    if isinstance(exc, ExportDeadlineExceeded) or _is_worker_time_limit(exc):
-        message = "The export took longer than its time limit and was stopped."
-        if states.expire(
-            pk, reason=ExpiredReason.TIMEOUT, from_statuses=("TRIGGERED",), attempt=number, message=message
-        ):
-            _count_end(attempt, "EXPIRED")
-        states.clear_upload(pk)
-        logger.warning("export expired: time limit", extra=log)
-        return "expired"
-    if isinstance(exc, ExportFailure):
-        _fail(attempt, FailureKind.DATA, exc.message, exc.payload)
-        logger.warning("export failed: data", extra={**log, "reason": exc.payload})
-        return "failed"
-    if is_transient(exc):
-        message = (
-            f"The export failed {number} times because the database, storage or broker was unavailable. Retry it later."
-        )
-        _fail(attempt, FailureKind.TRANSIENT, message, type(exc).__name__)
-        logger.error("export failed: transient errors, attempts exhausted", extra=log, exc_info=exc)
-        return "failed"
-    message = (
-        "The export failed because of an internal error. Retry it; if it fails again, "
-        f"report correlation id {attempt.export.correlation_id or pk}."
-    )
-    # The exception's text stays in the logs: it may quote data, and clients read the payload.
-    _fail(attempt, FailureKind.INTERNAL, message, type(exc).__name__)
-    logger.error("export failed: internal error", extra=log, exc_info=exc)
-    return "failed"
-
-
-def _fail(attempt: _Attempt, kind: FailureKind, message: str, payload: str) -> None:
-    if states.fail(attempt.export.pk, message=message, payload=payload, kind=kind, attempt=attempt.number):
-        _count_end(attempt, "FAILED", kind)
-
-
-def _count_end(attempt: _Attempt, status: str, failure_kind: str = "") -> None:
-    metrics.record_job_end(attempt.export_type.key, status, metrics.seconds_since(attempt.export.triggered_at))
-    if failure_kind:
-        metrics.record_failure(attempt.export_type.key, failure_kind)
-
-
-def _retry_later(attempt: _Attempt, exc: BaseException) -> bool:
-    """Back to PENDING with backoff, keeping a single-file upload for the next attempt to resume."""
-    conf = export_settings()
-    if attempt.number >= conf.max_attempts:
-        return False
-    if attempt.export_type.output != "single":
-        _abort_quietly(attempt.upload, attempt.log)
-        states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
-    if not states.requeue(
-        attempt.export.pk,
-        attempt=attempt.number,
-        message="A temporary problem interrupted the export; it will be retried automatically.",
-        payload=type(exc).__name__,
-        kind=FailureKind.TRANSIENT,
-    ):
-        return False
-    metrics.record_retry(attempt.export_type.key)
-    delay = conf.retry_delay_seconds(attempt.number)
-    export_enqueue(export_id=str(attempt.export.pk), export_type=attempt.export_type.key, delay_seconds=delay)
-    logger.warning("export will be retried", extra={**attempt.log, "delay_seconds": delay}, exc_info=exc)
-    return True
