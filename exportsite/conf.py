@@ -30,6 +30,7 @@ class ExportSettings:
     orphan_min_age_seconds: int
     max_active_per_user: int
     webhook_secret: str
+    webhook_allow_private: bool
 
     def retention_days_for(self, export_type: str) -> int:
         return self.retention_days_by_type.get(export_type, self.retention_days)
@@ -63,4 +64,5 @@ def export_settings() -> ExportSettings:
         orphan_min_age_seconds=settings.EXPORTS_ORPHAN_MIN_AGE_SECONDS,
         max_active_per_user=settings.EXPORTS_MAX_ACTIVE_PER_USER,
         webhook_secret=settings.EXPORTS_WEBHOOK_SECRET,
+        webhook_allow_private=settings.EXPORTS_WEBHOOK_ALLOW_PRIVATE,
     )

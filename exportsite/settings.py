@@ -304,6 +304,9 @@ EXPORTS_ORPHAN_MIN_AGE_SECONDS = env_int("EXPORTS_ORPHAN_MIN_AGE_SECONDS", 3600,
 EXPORTS_MAX_ACTIVE_PER_USER = env_int("EXPORTS_MAX_ACTIVE_PER_USER", 25, minimum=0)
 EXPORTS_API_RATE = env_str("EXPORTS_API_RATE", "300/min")
 EXPORTS_WEBHOOK_SECRET = env_str("EXPORTS_WEBHOOK_SECRET", SECRET_KEY)
+# Webhooks go to public addresses only, unless this is on: otherwise anyone allowed to request an
+# export could make the worker POST into the service's own network (SSRF).
+EXPORTS_WEBHOOK_ALLOW_PRIVATE = env_bool("EXPORTS_WEBHOOK_ALLOW_PRIVATE", False)
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "exportsite@localhost")
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")

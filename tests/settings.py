@@ -18,6 +18,9 @@ os.environ.setdefault("LOG_FORMAT", "text")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("EXPORTS_PROGRESS_INTERVAL_SECONDS", "1")
 os.environ.setdefault("EXPORTS_API_RATE", "100000/min")  # throttling has its own test
+os.environ.setdefault(
+    "EXPORTS_WEBHOOK_ALLOW_PRIVATE", "1"
+)  # test receivers listen on 127.0.0.1; the refusal has its own tests
 
 MOTO_ENDPOINT = ""
 if os.environ.get("EXPORTSITE_TEST_S3") == "1":

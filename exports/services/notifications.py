@@ -67,5 +67,15 @@ def export_send_webhook(*, export_id: str) -> None:
     if not export.webhook_url:
         return
     payload = ExportSerializer(export, context={"can_download": False}).data
-    status = notify.post_webhook(url=export.webhook_url, payload=payload, secret=export_settings().webhook_secret)
+    conf = export_settings()
+    try:
+        status = notify.post_webhook(
+            url=export.webhook_url,
+            payload=payload,
+            secret=conf.webhook_secret,
+            allow_private=conf.webhook_allow_private,
+        )
+    except notify.WebhookRefused as refused:
+        logger.warning("export webhook refused", extra={"export_id": str(export.pk), "reason": str(refused)})
+        return
     logger.info("export webhook delivered", extra={"export_id": str(export.pk), "status": status})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import urllib.parse
 from datetime import timedelta
 
 import dramatiq
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.selectors import campaign_get_visible
-from exports import selectors, states
+from exports import notify, selectors, states
 from exports.errors import BadRequest, CampaignNotFound, InvalidExportType, QuotaExceeded
 from exports.models import Export, ExportEvent
 from exports.options import OPTION_NAMES, parse_options
@@ -123,7 +124,20 @@ def _parse_webhook_url(value: object) -> str:
         raise BadRequest(
             f"Invalid 'webhookUrl' value: '{value}'.", "The 'webhookUrl' must be an http(s) URL."
         ) from None
+    if not export_settings().webhook_allow_private and _names_a_private_host(value):
+        raise BadRequest(f"Invalid 'webhookUrl' value: '{value}'.", "The 'webhookUrl' must point to a public address.")
     return value
+
+
+def _names_a_private_host(url: str) -> bool:
+    """localhost or a non-public IP literal; names that resolve privately are refused at send time."""
+    host = (urllib.parse.urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return not notify.public_address(host)
+    except ValueError:  # a name, not an address
+        return False
 
 
 def _check_quota(user) -> None:

@@ -219,3 +219,96 @@ def test_webhook_is_signed_and_retried_until_delivered(settings, export_worker, 
     assert headers["X-Exportsite-Signature"] == expected
     payload = json.loads(body)
     assert payload["id"] == export_id and payload["status"] == "FINISHED" and "path" not in payload
+
+
+# --- Webhook destinations (SSRF) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://10.1.2.3/hook",
+        "https://[::1]/hook",
+        "http://LOCALHOST/x",
+        "http://169.254.169.254/latest",
+    ],
+)
+def test_a_webhook_to_a_private_address_is_refused_at_request(settings, reporter_client, campaign, url):
+    settings.EXPORTS_WEBHOOK_ALLOW_PRIVATE = False
+    response = _post(reporter_client, campaign, webhookUrl=url)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == f"Invalid 'webhookUrl' value: '{url}'."
+    assert response.json()["error"]["payload"] == "The 'webhookUrl' must point to a public address."
+    assert not Export.objects.exists()
+
+
+def test_a_public_webhook_address_is_accepted(settings, reporter_client, campaign):
+    settings.EXPORTS_WEBHOOK_ALLOW_PRIVATE = False
+    response = _post(reporter_client, campaign, webhookUrl="https://hooks.example.com/exports")
+    assert response.status_code == 201
+
+
+class _Listener:
+    """A local HTTP server that records what reaches it."""
+
+    def __init__(self, handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_a_name_resolving_to_a_private_address_is_not_posted_to(settings, campaign, reporter):
+    """A stored URL whose name resolves to a private address (`localhost` here, as any DNS name
+    could): the worker resolves it right before sending, refuses, and does not retry."""
+    from exports import notify
+    from exports.services.notifications import export_send_webhook
+
+    settings.EXPORTS_WEBHOOK_ALLOW_PRIVATE = False
+    _Receiver.calls, _Receiver.fail_first = [], 0
+    listener = _Listener(_Receiver)
+    try:
+        port = listener.server.server_address[1]
+        export = Export.objects.create(
+            campaign=campaign, export_type="entries", requester=reporter, webhook_url=f"http://localhost:{port}/hook"
+        )
+        export_send_webhook(export_id=str(export.pk))  # returns: refused, nothing to retry
+        with pytest.raises(notify.WebhookRefused, match="non-public address"):
+            notify.post_webhook(url=f"http://localhost:{port}/hook", payload={}, secret="s")
+    finally:
+        listener.close()
+        _Receiver.fail_first = 1
+    assert _Receiver.calls == []
+
+
+class _Redirector(BaseHTTPRequestHandler):
+    target = ""
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(307)
+        self.send_header("Location", type(self).target)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_webhook_redirect_is_not_followed():
+    from exports import notify
+
+    _Receiver.calls, _Receiver.fail_first = [], 0
+    target = _Listener(_Receiver)
+    _Redirector.target = target.url + "/internal"
+    redirector = _Listener(_Redirector)
+    try:
+        with pytest.raises(notify.WebhookRefused, match="redirect"):
+            notify.post_webhook(url=redirector.url + "/hook", payload={"a": 1}, secret="s", allow_private=True)
+    finally:
+        redirector.close()
+        target.close()
+        _Receiver.fail_first = 1
+    assert _Receiver.calls == []
