@@ -67,3 +67,9 @@ def exports_of_campaigns(*, campaign_ids: list[int]) -> QuerySet[Export]:
 
 def export_active_count_for_user(*, user) -> int:
     return Export.objects.filter(requester=user, status__in=ACTIVE_STATUSES).count()
+
+
+def export_snapshots_since(*, campaign_id: int, export_type: str, since) -> list[dict]:
+    """The snapshots of a campaign's jobs of one type created since `since` (small: minutes)."""
+    rows = Export.objects.filter(campaign_id=campaign_id, export_type=export_type, created_at__gte=since)
+    return [snapshot for snapshot in rows.values_list("snapshot", flat=True) if snapshot]

@@ -67,6 +67,7 @@ def test_auto_reminder_email_objects_land_in_the_sfmc_storage(export_worker, acc
     assert stored_keys("exports") == []
     assert export.triggered_at is not None
     stamp = export.triggered_at.astimezone(UTC).strftime("%Y%m%d%H%M")
+    assert export.snapshot["sfmc_stamp"] == stamp  # no other job of the campaign took this minute
     for key, region in zip(body["keys"], REGIONS, strict=True):
         assert key.endswith(f"_Zoe-Z-The-Band-Friends-of-the-Band_8001_{stamp}.csv")
         with storage.object_open("sfmc", key) as handle:
@@ -74,3 +75,25 @@ def test_auto_reminder_email_objects_land_in_the_sfmc_storage(export_worker, acc
         assert content == _golden(region)
         rows = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
         assert {row[-1] for row in rows[1:]} == {region}
+
+
+def test_two_auto_reminder_exports_in_one_minute_never_share_keys(export_worker, access_group, reporter):
+    """SFMC names carry the minute: a second job of the campaign in the same minute takes the
+    next free minute, so it neither overwrites the first one's objects nor can the first one's
+    retention delete its files."""
+    reminder_campaigns(access_groups=[access_group])
+    client = jwt_client(reporter)
+    first = wait_for_status(_request(client, {"exportType": "autoReminderEmail"}), TERMINAL)
+    first_bytes = {key: _read("sfmc", key) for key in first.storage_keys}
+    second = wait_for_status(_request(client, {"exportType": "autoReminderEmail"}), TERMINAL)
+    assert first.status == second.status == "FINISHED"
+    assert set(first.storage_keys).isdisjoint(second.storage_keys)
+    assert len(first.storage_keys) == len(second.storage_keys) == len(REGIONS)
+    assert first.snapshot["sfmc_stamp"] != second.snapshot["sfmc_stamp"]
+    assert {key: _read("sfmc", key) for key in first.storage_keys} == first_bytes
+    assert sorted(stored_keys("sfmc")) == sorted(first.storage_keys + second.storage_keys)
+
+
+def _read(alias: str, key: str) -> bytes:
+    with storage.object_open(alias, key) as handle:
+        return handle.read()
