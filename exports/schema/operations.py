@@ -3,6 +3,8 @@ simplejwt views' schema."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -120,55 +122,51 @@ export_types_list = extend_schema(
 )
 
 
-class _TokenObtainViewSchema(OpenApiViewExtension):
+class _SimplejwtViewSchema(OpenApiViewExtension):
+    """simplejwt's views with their schema: drf-spectacular's view_replacement pattern (subclass
+    the dynamically loaded view). Subclasses name the view and its POST operation."""
+
+    operation: ClassVar[dict]  # extend_schema's arguments for the view's POST
+
+    def view_replacement(self):
+        @extend_schema_view(post=extend_schema(**self.operation))
+        class Fixed(self.target_class):  # type: ignore[name-defined]
+            pass
+
+        return Fixed
+
+
+class _TokenObtainViewSchema(_SimplejwtViewSchema):
     target_class = "rest_framework_simplejwt.views.TokenObtainPairView"
-
-    def view_replacement(self):
-        @extend_schema_view(
-            post=extend_schema(
-                operation_id="auth_token_obtain",
-                summary="Get an access and a refresh token",
-                tags=["auth"],
-                request=TokenCredentials,
-                responses={
-                    200: TokenPair,
-                    400: error_response(400, "A missing username or password."),
-                    401: error_response(
-                        401,
-                        "Wrong credentials.",
-                        example=("Authentication required.", "No active account found with the given credentials"),
-                    ),
-                    **error_responses(415, 429),
-                },
-            )
-        )
-        # drf-spectacular's view_replacement pattern: subclass the (dynamically loaded) view.
-        class Fixed(self.target_class):  # type: ignore[name-defined]
-            pass
-
-        return Fixed
+    operation = dict(
+        operation_id="auth_token_obtain",
+        summary="Get an access and a refresh token",
+        tags=["auth"],
+        request=TokenCredentials,
+        responses={
+            200: TokenPair,
+            400: error_response(400, "A missing username or password."),
+            401: error_response(
+                401,
+                "Wrong credentials.",
+                example=("Authentication required.", "No active account found with the given credentials"),
+            ),
+            **error_responses(415, 429),
+        },
+    )
 
 
-class _TokenRefreshViewSchema(OpenApiViewExtension):
+class _TokenRefreshViewSchema(_SimplejwtViewSchema):
     target_class = "rest_framework_simplejwt.views.TokenRefreshView"
-
-    def view_replacement(self):
-        @extend_schema_view(
-            post=extend_schema(
-                operation_id="auth_token_refresh",
-                summary="Get a new access token (refresh tokens are not rotated)",
-                tags=["auth"],
-                request=TokenRefresh,
-                responses={
-                    200: AccessToken,
-                    400: error_response(400, "A missing refresh token."),
-                    401: error_response(401, "An invalid or expired refresh token."),
-                    **error_responses(415, 429),
-                },
-            )
-        )
-        # drf-spectacular's view_replacement pattern: subclass the (dynamically loaded) view.
-        class Fixed(self.target_class):  # type: ignore[name-defined]
-            pass
-
-        return Fixed
+    operation = dict(
+        operation_id="auth_token_refresh",
+        summary="Get a new access token (refresh tokens are not rotated)",
+        tags=["auth"],
+        request=TokenRefresh,
+        responses={
+            200: AccessToken,
+            400: error_response(400, "A missing refresh token."),
+            401: error_response(401, "An invalid or expired refresh token."),
+            **error_responses(415, 429),
+        },
+    )

@@ -9,8 +9,8 @@ from django.db import OperationalError, connection
 from exports.models import Export
 from exports.services import copy_path, export_request, export_run
 from exports.writers import PartUploader
-from tests.conftest import open_uploads, read_export_bytes
-from tests.exports.test_copy_fast_path import _dataset
+from tests.conftest import open_uploads
+from tests.exports.test_copy_fast_path import _bytes, _dataset
 from tests.factories import UserFactory
 
 pytestmark = [
@@ -49,16 +49,6 @@ def pools(monkeypatch):
     return used, batches_by_thread
 
 
-def _export_bytes(campaign, body, user) -> bytes:
-    export, created = export_request(campaign_id=campaign.pk, body=body, user=user)
-    assert created
-    assert export_run(export_id=str(export.pk)) == "finished"
-    export.refresh_from_db()
-    data = read_export_bytes(export)
-    Export.objects.filter(pk=export.pk).update(status="EXPIRED")
-    return data
-
-
 @pytest.mark.parametrize(
     "body",
     [{"exportType": "entries"}, {"exportType": "entries", "includeAllMarkets": True, "format": "csv"}],
@@ -69,7 +59,7 @@ def test_parallel_readers_write_the_same_bytes_as_one_reader_and_the_portable_pa
     campaign = _dataset()
     user = UserFactory.create(is_superuser=True)
     settings.EXPORTS_COPY_READERS = 3
-    parallel = _export_bytes(campaign, body, user)
+    parallel = _bytes(campaign, body, user)
     assert used == [3]
     reader_threads = {name for name in batches_by_thread if name.startswith("copy-reader-")}
     assert len(reader_threads) >= 2, batches_by_thread  # batches really were spread over readers
@@ -79,12 +69,12 @@ def test_parallel_readers_write_the_same_bytes_as_one_reader_and_the_portable_pa
 
     settings.EXPORTS_COPY_READERS = 1
     batches_by_thread.clear()
-    single = _export_bytes(campaign, body, user)
+    single = _bytes(campaign, body, user)
     assert used == [3], "one reader reads on the job's own connection, without a pool"
     assert set(batches_by_thread) == {threading.current_thread().name}
 
     settings.EXPORTS_COPY_FAST_PATH = False
-    portable = _export_bytes(campaign, body, user)
+    portable = _bytes(campaign, body, user)
     assert parallel == single == portable
     assert parallel.count(b"\n") > 40
 
