@@ -89,8 +89,8 @@ def copy_statement(query: CopyQuery, *, delimiter: str) -> tuple[str, tuple]:
     )
 
 
-# The first batches are small so a small export is done at once; later ones are sized from the
-# bytes per row seen so far to about one part.
+# The first batch is small so a small export is done at once; later ones are sized from the
+# bytes per row seen so far to `batch_target_bytes()` (half a part).
 _FIRST_BATCH_ROWS, _MIN_BATCH_ROWS, _MAX_BATCH_ROWS = 200, 100, 100_000
 # Rows read on the job's own connection before reader threads start (a small export never
 # pays for their connections).
