@@ -24,7 +24,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,10 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import Proc, Procs, free_port, proc_stat  # noqa: E402 - needs ROOT on the path
+
 BENCH_DIR = ROOT / "bench"
 DATA_DIR = BENCH_DIR / "data"  # git-ignored: logs and the files of the last run
 PYTHON = sys.executable
@@ -82,94 +85,6 @@ def log(message: str) -> None:
 
 
 # --- processes -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, pgid) of a process, None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return fields[0], int(fields[1]), int(fields[2])
-
-
-def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").glob("[0-9]*"):
-        stat = _proc_stat(int(entry.name))
-        if stat and stat[0] != "Z" and stat[2] == pgid:
-            return True
-    return False
-
-
-class Proc:
-    """A subprocess in its own session (its children can be signalled as a group), output to a log."""
-
-    def __init__(self, name: str, argv: list[str], *, env: dict, log_dir: Path):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.pid = self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def _signal_group(self, sig: int) -> None:
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
-
-    def stop(self, timeout: float = 15) -> None:
-        """SIGTERM to the group, SIGKILL to whatever is left after `timeout` seconds."""
-        if self.alive() or _group_alive(self.pid):
-            self._signal_group(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and (self.alive() or _group_alive(self.pid)):
-                time.sleep(0.05)
-            if self.alive() or _group_alive(self.pid):
-                self._signal_group(signal.SIGKILL)
-                with suppress(subprocess.TimeoutExpired):
-                    self.popen.wait(timeout=10)
-        with suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=5)
-        self._log.close()
-
-    def tail(self, chars: int = 4000) -> str:
-        self._log.flush()
-        text = self.log_path.read_text(errors="replace")
-        return f"\n--- {self.name} (pid {self.pid}, exit {self.popen.poll()}), {self.log_path} ---\n{text[-chars:]}"
-
-
-class Procs:
-    def __init__(self, log_dir: Path):
-        self.log_dir = log_dir
-        self.started: list[Proc] = []
-        self._names: dict[str, int] = {}
-
-    def start(self, name: str, argv: list[str], *, env: dict) -> Proc:
-        self._names[name] = self._names.get(name, 0) + 1
-        unique = name if self._names[name] == 1 else f"{name}-{self._names[name]}"
-        proc = Proc(unique, argv, env=env, log_dir=self.log_dir)
-        self.started.append(proc)
-        return proc
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.started):
-            if not proc._log.closed:
-                proc.stop(timeout=5)
 
 
 def wait_for(predicate, *, timeout: float, what: str, interval: float = 0.05, proc: Proc | None = None):
@@ -238,13 +153,13 @@ def _status_kb(pid: int) -> dict[str, int]:
 def process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
-        stat = _proc_stat(int(entry.name))
+        stat = proc_stat(int(entry.name))
         if stat and stat[0] != "Z":
             children.setdefault(stat[1], []).append(int(entry.name))
     tree, queue = [], [root]
     while queue:
         pid = queue.pop()
-        if _proc_stat(pid) is None:
+        if proc_stat(pid) is None:
             continue
         tree.append(pid)
         queue.extend(children.get(pid, []))
@@ -1373,7 +1288,6 @@ def main(argv: list[str] | None = None) -> int:
     broker_url = f"redis://127.0.0.1:{free_port()}/0"
     env = base_env(database_url=database_url, broker_url=broker_url, work=work)
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -1389,7 +1303,7 @@ def main(argv: list[str] | None = None) -> int:
         results = bench.run()
     finally:
         bench.stop_worker()
-        procs.stop_all()
+        procs.stop_all(timeout=5)
         lock.close()
     results["environment"]["load_average_end"] = os.getloadavg()
     results["runtime_seconds"] = time.monotonic() - started

@@ -183,19 +183,9 @@ class ExportRequestMixin(_AdminBase):
             return None
         label = display.type_label(export.export_type)
         if created:
-            text = format_html(
-                "{} export of {} requested: job {}. It runs in the background; this list updates by itself.",
-                label,
-                campaign.name,
-                export_link(export),
-            )
-            self.message_user(request, text, messages.SUCCESS)
+            template = "{} export of {} requested: job {}. It runs in the background; this list updates by itself."
         else:
-            text = format_html(
-                "An identical {} export of {} is already running: job {}. No new job was created.",
-                label,
-                campaign.name,
-                export_link(export),
-            )
-            self.message_user(request, text, messages.WARNING)
+            template = "An identical {} export of {} is already running: job {}. No new job was created."
+        text = format_html(template, label, campaign.name, export_link(export))
+        self.message_user(request, text, messages.SUCCESS if created else messages.WARNING)
         return HttpResponseRedirect(f"{reverse('admin:exports_export_changelist')}?campaign__id__exact={campaign.pk}")

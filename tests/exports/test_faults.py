@@ -27,13 +27,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -58,6 +58,7 @@ from exports.models import Export
 from exports.services import export_request, export_run
 from tests.conftest import TERMINAL, read_export_bytes
 from tests.factories import UserFactory
+from tests.processes import Proc, Procs, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -83,134 +84,6 @@ pytestmark = [
 
 
 # --- processes -------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _group_alive(pgid: int) -> bool:
-    """True while any non-zombie process is left in the process group (orphaned workers are
-    reparented to a PID 1 that may never reap them, so zombies do not count)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
-
-
-class Proc:
-    """A subprocess in its own session (so its forked children can be signalled as a group),
-    with stdout and stderr captured to files."""
-
-    def __init__(self, name: str, argv: list[str], *, env: dict, log_dir: Path):
-        self.name = name
-        self.out_path = log_dir / f"{name}.out"
-        self.err_path = log_dir / f"{name}.err"
-        self._out = self.out_path.open("wb")
-        self._err = self.err_path.open("wb")
-        self.popen = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._out,
-            stderr=self._err,
-            start_new_session=True,
-        )
-        self.pid = self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def signal_group(self, sig: int) -> None:
-        try:
-            os.killpg(self.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def wait_gone(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.popen.poll()
-            if not _group_alive(self.pid):
-                self.popen.poll()
-                return True
-            time.sleep(0.02)
-        return False
-
-    def kill(self) -> None:
-        """SIGKILL to the whole group, and wait until every process in it is gone."""
-        self.signal_group(signal.SIGKILL)
-        assert self.wait_gone(10), f"{self.name} survived SIGKILL"
-        self._close_logs()
-
-    def stop(self, timeout: float = 5) -> None:
-        """SIGTERM to the group, SIGKILL if it is not gone within `timeout`."""
-        if _group_alive(self.pid):
-            self.signal_group(signal.SIGTERM)
-            if not self.wait_gone(timeout):
-                self.signal_group(signal.SIGKILL)
-                self.wait_gone(10)
-        try:
-            self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self._close_logs()
-
-    def _close_logs(self) -> None:
-        self._out.close()
-        self._err.close()
-
-    def output(self) -> str:
-        self._out.flush()
-        self._err.flush()
-        return self.out_path.read_text(errors="replace") + self.err_path.read_text(errors="replace")
-
-    def tail(self, chars: int = 3000) -> str:
-        return f"\n--- {self.name} (pid {self.pid}, exit {self.popen.poll()}) ---\n" + self.output()[-chars:]
-
-    def events(self, event: str | None = None) -> list[dict]:
-        """The JSON log lines this process wrote (LOG_FORMAT=json), optionally one event only."""
-        found = []
-        for line in self.output().splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if event is None or record.get("event") == event:
-                found.append(record)
-        return found
-
-
-class Procs:
-    """Every subprocess a test starts; the fixture stops them all (newest first)."""
-
-    def __init__(self, log_dir: Path):
-        self.log_dir = log_dir
-        self.started: list[Proc] = []
-        self._names: dict[str, int] = {}
-
-    def start(self, name: str, argv: list[str], *, env: dict) -> Proc:
-        self._names[name] = self._names.get(name, 0) + 1
-        unique = name if self._names[name] == 1 else f"{name}-{self._names[name]}"
-        proc = Proc(unique, argv, env=env, log_dir=self.log_dir)
-        self.started.append(proc)
-        return proc
-
-    def tails(self) -> str:
-        return "".join(proc.tail() for proc in self.started)
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.started):
-            proc.stop(timeout=3)
 
 
 @pytest.fixture
@@ -302,7 +175,7 @@ class RedisServer:
 
     def __init__(self, procs: Procs):
         self.procs = procs
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: Proc | None = None
 
@@ -342,7 +215,7 @@ class MotoServer:
 
     def __init__(self, procs: Procs):
         self.procs = procs
-        self.port = _free_port()
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.proc: Proc | None = None
 
@@ -656,6 +529,31 @@ def superuser():
     return UserFactory(is_superuser=True)
 
 
+@dataclass
+class S3Scene:
+    """A private moto S3 and Redis with the app pointed at both, and a campaign with the bytes
+    an uninterrupted export of it must produce (portable path, in-process)."""
+
+    moto: MotoServer
+    broker: RedisServer
+    user: object
+    campaign: Campaign
+    rows: int
+    expected: bytes
+    reference_seconds: float
+
+
+def s3_scene(procs: Procs, send_to, moto_storages, *, entries: int) -> S3Scene:
+    moto = MotoServer(procs).start()
+    broker = RedisServer(procs).start()
+    send_to(broker.url)
+    moto_storages(moto)
+    user = superuser()
+    campaign, rows = campaign_with_entries(entries)
+    expected, reference_seconds = reference_bytes(campaign, user)
+    return S3Scene(moto, broker, user, campaign, rows, expected, reference_seconds)
+
+
 # --- 1. kill -9 of a worker mid-upload --------------------------------------------------------
 
 
@@ -663,13 +561,9 @@ def superuser():
 def test_worker_killed_mid_upload_is_resumed_by_another_worker_redoing_at_most_one_part(
     procs, tmp_path, send_to, moto_storages, row_path
 ):
-    moto = MotoServer(procs).start()
-    broker = RedisServer(procs).start()
-    send_to(broker.url)
-    moto_storages(moto)
-    user = superuser()
-    campaign, rows = campaign_with_entries(90_000)
-    expected, reference_seconds = reference_bytes(campaign, user)
+    scene = s3_scene(procs, send_to, moto_storages, entries=90_000)
+    moto, broker, user, campaign, rows = scene.moto, scene.broker, scene.user, scene.campaign, scene.rows
+    expected, reference_seconds = scene.expected, scene.reference_seconds
     expected_parts = max(1, len(expected) // PART_SIZE)
 
     export = request_entries(campaign, user)
@@ -807,13 +701,15 @@ def test_redis_restart_loses_queued_messages_but_every_pending_job_finishes(proc
 def test_s3_outage_mid_upload_ends_finished_from_scratch_or_failed_transient(
     procs, tmp_path, send_to, moto_storages, row_path
 ):
-    moto = MotoServer(procs).start()
-    broker = RedisServer(procs).start()
-    send_to(broker.url)
-    moto_storages(moto)
-    user = superuser()
-    campaign, rows = campaign_with_entries(40_000)
-    expected, _ = reference_bytes(campaign, user)
+    scene = s3_scene(procs, send_to, moto_storages, entries=40_000)
+    moto, broker, user, campaign, rows, expected = (
+        scene.moto,
+        scene.broker,
+        scene.user,
+        scene.campaign,
+        scene.rows,
+        scene.expected,
+    )
 
     export = request_entries(campaign, user)
     env = service_env(
@@ -915,7 +811,7 @@ def test_concurrent_identical_posts_from_many_processes_create_one_job(procs, tm
     user = superuser()
     demo_dataset_create(campaigns=1, entries=50, seed=3)
     campaign = Campaign.objects.get()
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = service_env(tmp_path, broker_url=broker.url)
     argv = [PYTHON, "-m", "gunicorn", "exportsite.wsgi", "-w", "4", "-b", f"127.0.0.1:{port}", "--timeout", "60"]

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from exports import health, metrics, storage
 from exports.services import export_request, export_run
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
+from tests.processes import free_port
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -47,12 +48,6 @@ def _samples() -> dict[tuple[str, tuple], float]:
 
 def _value(samples: dict, name: str, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- /heartbeat -------------------------------------------------------------------------------
@@ -132,7 +127,7 @@ def own_redis():
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
@@ -152,31 +147,34 @@ def own_redis():
     process.wait(timeout=10)
 
 
-@pytest.mark.django_db
-def test_stopping_redis_makes_the_broker_check_fail_quickly(own_redis, monkeypatch):
+@pytest.fixture
+def own_redis_broker(own_redis, monkeypatch):
+    """The app's broker on `own_redis`; yields the redis-server process."""
     process, url = own_redis
     broker = RedisBroker(url=url)
     monkeypatch.setattr(dramatiq, "get_broker", lambda: broker)
-    try:
-        status, body, _ = _heartbeat()
-        assert status == 200, body
-        assert body["checks"]["broker"] == {"status": "ok", "backend": "redis", "ms": body["checks"]["broker"]["ms"]}
-
-        process.terminate()
-        process.wait(timeout=10)
-        status, body, elapsed = _heartbeat()
-        assert status == 503 and body["failed"] == ["broker"]
-        assert body["checks"]["broker"]["error"].startswith("ConnectionError")
-        assert elapsed < 4
-    finally:
-        broker.close()
+    yield process
+    broker.close()
 
 
 @pytest.mark.django_db
-def test_a_frozen_redis_makes_the_broker_check_fail_within_four_seconds(own_redis, monkeypatch):
-    process, url = own_redis
-    broker = RedisBroker(url=url)
-    monkeypatch.setattr(dramatiq, "get_broker", lambda: broker)
+def test_stopping_redis_makes_the_broker_check_fail_quickly(own_redis_broker):
+    process = own_redis_broker
+    status, body, _ = _heartbeat()
+    assert status == 200, body
+    assert body["checks"]["broker"] == {"status": "ok", "backend": "redis", "ms": body["checks"]["broker"]["ms"]}
+
+    process.terminate()
+    process.wait(timeout=10)
+    status, body, elapsed = _heartbeat()
+    assert status == 503 and body["failed"] == ["broker"]
+    assert body["checks"]["broker"]["error"].startswith("ConnectionError")
+    assert elapsed < 4
+
+
+@pytest.mark.django_db
+def test_a_frozen_redis_makes_the_broker_check_fail_within_four_seconds(own_redis_broker):
+    process = own_redis_broker
     try:
         assert _heartbeat()[0] == 200
         process.send_signal(signal.SIGSTOP)  # accepts connections, never answers
@@ -186,7 +184,6 @@ def test_a_frozen_redis_makes_the_broker_check_fail_within_four_seconds(own_redi
     finally:
         process.send_signal(signal.SIGCONT)
         health._inflight["broker"][1].result(timeout=15)
-        broker.close()
 
 
 # --- /metrics ---------------------------------------------------------------------------------
@@ -421,7 +418,7 @@ def test_gunicorn_serves_the_app_and_logs_json_access_lines(tmp_path):
     import json
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
