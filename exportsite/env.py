@@ -124,7 +124,7 @@ def broker_from_url(name: str, url: str) -> tuple[str, dict]:
         return "dramatiq.brokers.stub.StubBroker", {}
     scheme = urlparse(url).scheme
     if scheme in ("redis", "rediss"):
-        return "dramatiq.brokers.redis.RedisBroker", {"url": url}
+        return "exportsite.broker.WakeupRedisBroker", {"url": url}
     if scheme in ("amqp", "amqps"):
         return "dramatiq.brokers.rabbitmq.RabbitmqBroker", {"url": url}
     raise ImproperlyConfigured(f"Environment variable {name} must be a redis:// or amqp:// URL, got scheme {scheme!r}.")

@@ -1,3 +1,7 @@
+import shutil
+import signal
+import socket
+import subprocess
 import time
 import uuid
 from typing import TYPE_CHECKING, cast
@@ -11,6 +15,7 @@ from rest_framework.test import APIClient
 from exports import storage
 from exports.models import Export
 from tests.factories import CampaignFactory, GroupFactory, MarketFactory, UserFactory
+from tests.processes import free_port
 
 if TYPE_CHECKING:
     from django.core.files.storage import FileSystemStorage
@@ -148,3 +153,29 @@ def _empty_storages() -> None:
                 client.delete_object(Bucket=s3.bucket_name, Key=item["Key"])
         else:
             shutil.rmtree(Path(cast("FileSystemStorage", backend).location), ignore_errors=True)
+
+
+@pytest.fixture
+def own_redis():
+    """A private redis-server on a free port (the shared one on 6379 is never touched)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield process, f"redis://127.0.0.1:{port}/0"
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+    process.wait(timeout=10)

@@ -18,6 +18,9 @@ ANSWERS = [
     {"p2": "tab\there", "p3": -7, "p4": ["=x", "y"], "p5": "line\r\nbreak"},
     {"p1": None, "p3": 3.0, "p4": "+1 (555)", "p5": [["nested", 1]]},
     {},
+    # Text that looks like another JSON type stays text; a number's own text is normalised.
+    {"p1": "2", "p2": "5.0", "p3": "[not a list]", "p4": "-x", "p5": "true"},
+    {"p1": '{"k": 1}', "p2": 1e2, "p3": -0.5, "p4": "ébène", "p5": "12 tickets"},
 ]
 
 
@@ -35,7 +38,21 @@ def _dataset() -> Campaign:
             campaign=campaign, name="C", city="Austin", state="TX", event_date=date(2027, 12, 31), event_ids=["X"]
         ),
     ]
-    names = ["Ann", "", "=cmd", "-5", "+15551234567", "@me", "山田\n太郎", "bare\rcr", 'q"uote', "\tlead"]
+    names = [
+        "Ann",
+        "",
+        "=cmd",
+        "-5",
+        "+15551234567",
+        "@me",
+        "山田\n太郎",
+        "bare\rcr",
+        'q"uote',
+        "\tlead",
+        "+",
+        "+12a",
+        "-1.5e3",
+    ]
     for index in range(40):
         fan = Fan.objects.create(
             tm_id=f"tm{index}" if index % 7 else "",

@@ -50,12 +50,12 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
-from dramatiq.brokers.redis import RedisBroker
 
 from campaigns.models import Campaign, Entry, Fan
 from campaigns.services import demo_dataset_create
 from exports.models import Export
 from exports.services import export_request, export_run
+from exportsite.broker import WakeupRedisBroker
 from tests.conftest import TERMINAL, read_export_bytes
 from tests.factories import UserFactory
 from tests.processes import Proc, Procs, free_port
@@ -332,11 +332,11 @@ def row_path_env(row_path: str) -> dict:
 def send_to(monkeypatch):
     """Point this process's Dramatiq actors at another Redis (a private one the test's workers
     consume), so `export_request` enqueues there exactly as the web process would."""
-    made: list[RedisBroker] = []
+    made: list[WakeupRedisBroker] = []
 
-    def redirect(url: str) -> RedisBroker:
+    def redirect(url: str) -> WakeupRedisBroker:
         current = dramatiq.get_broker()
-        broker = RedisBroker(url=url, namespace=REDIS_NAMESPACE)
+        broker = WakeupRedisBroker(url=url, namespace=REDIS_NAMESPACE)
         for actor in list(current.actors.values()):
             broker.declare_actor(actor)
             monkeypatch.setattr(actor, "broker", broker)

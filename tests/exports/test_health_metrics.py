@@ -2,9 +2,7 @@
 production settings refuse wrong values; `check --deploy` is clean with a production environment."""
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,13 +13,13 @@ import dramatiq
 import pytest
 from django.conf import settings
 from django.db import OperationalError
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from exports import health, metrics, storage
 from exports.services import export_request, export_run
+from exportsite.broker import WakeupRedisBroker
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
 from tests.processes import free_port
 
@@ -122,36 +120,10 @@ def test_a_hung_check_fails_within_the_budget_and_is_not_started_twice(monkeypat
 
 
 @pytest.fixture
-def own_redis():
-    """A private redis-server on a free port (the shared one on 6379 is never touched)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-    process.wait(timeout=10)
-
-
-@pytest.fixture
 def own_redis_broker(own_redis, monkeypatch):
     """The app's broker on `own_redis`; yields the redis-server process."""
     process, url = own_redis
-    broker = RedisBroker(url=url)
+    broker = WakeupRedisBroker(url=url)
     monkeypatch.setattr(dramatiq, "get_broker", lambda: broker)
     yield process
     broker.close()

@@ -1,0 +1,83 @@
+"""The Redis broker wakes idle consumers (exportsite.broker): a message is fetched when it is
+enqueued, and a freed prefetch slot is refilled at once, not at the next idle poll."""
+
+import threading
+import time
+
+import dramatiq
+import pytest
+
+from exportsite.broker import WakeupRedisBroker
+
+# Far longer than any wait below: only a wake-up explains a prompt fetch.
+IDLE_POLL_MS = 60_000
+QUEUE = "wakeup-test"
+
+
+@pytest.fixture
+def broker(own_redis):
+    _, url = own_redis
+    broker = WakeupRedisBroker(url=url, namespace="wakeup-test")
+    broker.declare_queue(QUEUE)
+    yield broker
+    broker.close()
+
+
+def _message(number: int) -> dramatiq.Message:
+    return dramatiq.Message(queue_name=QUEUE, actor_name="noted", args=(number,), kwargs={}, options={})
+
+
+def _later(seconds: float, action) -> threading.Thread:
+    def run() -> None:
+        time.sleep(seconds)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_an_idle_consumer_fetches_a_new_message_when_it_is_enqueued(broker):
+    consumer = broker.consume(QUEUE, prefetch=1, timeout=IDLE_POLL_MS)
+    assert next(consumer) is None  # empty: the consumer is idle from now on
+
+    sender = _later(0.3, lambda: broker.enqueue(_message(1)))
+    started = time.monotonic()
+    message = next(consumer)
+    waited = time.monotonic() - started
+    sender.join()
+
+    assert message is not None and message.args == (1,)
+    assert waited < 10, f"the consumer slept {waited:.1f}s instead of being woken"
+    consumer.ack(message)
+    consumer.close()
+
+
+def test_an_ack_lets_a_full_consumer_fetch_the_next_message_at_once(broker):
+    broker.enqueue(_message(1))
+    broker.enqueue(_message(2))
+    consumer = broker.consume(QUEUE, prefetch=1, timeout=IDLE_POLL_MS)
+    first = next(consumer)
+    assert first is not None and first.args == (1,)
+    assert next(consumer) is None  # prefetch full: the second message waits in Redis
+
+    acker = _later(0.3, lambda: consumer.ack(first))  # a worker thread finishes the first
+    started = time.monotonic()
+    second = next(consumer)
+    waited = time.monotonic() - started
+    acker.join()
+
+    assert second is not None and second.args == (2,)
+    assert waited < 10, f"the consumer slept {waited:.1f}s instead of being woken by the ack"
+    consumer.ack(second)
+    consumer.close()
+
+
+def test_closing_the_broker_stops_its_wakeup_listener(own_redis):
+    _, url = own_redis
+    broker = WakeupRedisBroker(url=url, namespace="wakeup-close-test")
+    broker.declare_queue(QUEUE)
+    broker.consume(QUEUE, prefetch=1, timeout=IDLE_POLL_MS)  # starts the listener
+    assert any(thread.name == "redis-wakeups" for thread in threading.enumerate())
+    broker.close()
+    assert not any(thread.name == "redis-wakeups" and thread.is_alive() for thread in threading.enumerate())
