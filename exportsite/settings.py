@@ -181,12 +181,12 @@ CACHES = {
 
 # --- Broker (Dramatiq) ----------------------------------------------------------------------
 DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL", "")
-# An idle Dramatiq consumer polls its Redis queue with a backoff capped at this many ms: the most
-# a new job waits to be picked up. Every queue (and its delay queue) has its own consumer thread,
-# 34 per worker process, ~1.3 ms of CPU per poll: measured idle worker CPU 4.6% of a core at
-# 1,000 ms (Dramatiq's default, kept), ~11% at 200 ms, which also slows running exports.
-# Dramatiq reads it from this variable when imported, so it is exported here, before
-# `manage.py rundramatiq` execs the `dramatiq` program.
+# An idle Dramatiq consumer looks at its Redis queue at least this often (ms). A new job does not
+# wait for it: enqueues wake the consumers of their queue (exportsite/broker.py). The poll is the
+# fallback for a lost wake-up, and how often delayed messages (retries) and a stopping worker are
+# noticed. Every queue (and its delay queue) has its own consumer thread, 34 per worker process,
+# ~1.3 ms of CPU per poll. Dramatiq reads it from this variable when imported, so it is exported
+# here, before `manage.py rundramatiq` execs the `dramatiq` program.
 EXPORTS_WORKER_IDLE_POLL_MS = env_int("EXPORTS_WORKER_IDLE_POLL_MS", 1000, minimum=10, maximum=10_000)
 os.environ["dramatiq_worker_timeout"] = str(EXPORTS_WORKER_IDLE_POLL_MS)
 _broker_class, _broker_options = broker_from_url("DRAMATIQ_BROKER_URL", DRAMATIQ_BROKER_URL)

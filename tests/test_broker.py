@@ -77,7 +77,9 @@ def test_closing_the_broker_stops_its_wakeup_listener(own_redis):
     _, url = own_redis
     broker = WakeupRedisBroker(url=url, namespace="wakeup-close-test")
     broker.declare_queue(QUEUE)
+    before = set(threading.enumerate())
     broker.consume(QUEUE, prefetch=1, timeout=IDLE_POLL_MS)  # starts the listener
-    assert any(thread.name == "redis-wakeups" for thread in threading.enumerate())
+    listeners = [thread for thread in set(threading.enumerate()) - before if thread.name == "redis-wakeups"]
+    assert len(listeners) == 1 and listeners[0].is_alive()
     broker.close()
-    assert not any(thread.name == "redis-wakeups" and thread.is_alive() for thread in threading.enumerate())
+    assert not listeners[0].is_alive()
