@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -68,8 +69,38 @@ def _is_s3(storage: Storage) -> TypeGuard[S3Storage]:
     return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
 
 
+# What django-storages builds an S3 connection from; aliases that agree on all of them (they
+# differ in bucket and ACL only) share one client.
+_CLIENT_SETTINGS = (
+    "endpoint_url",
+    "region_name",
+    "access_key",
+    "secret_key",
+    "security_token",
+    "session_profile",
+    "use_ssl",
+    "verify",
+    # settings.py sets no client_config: django-storages derives it from these three.
+    "signature_version",
+    "addressing_style",
+    "proxies",
+)
+_s3_clients: dict[tuple, Any] = {}
+_s3_clients_lock = threading.Lock()
+
+
 def _s3_client(storage: S3Storage) -> Any:
-    return storage.connection.meta.client
+    """One boto3 client per S3 configuration for the whole process, shared by its threads
+    (boto3 clients are thread-safe). django-storages builds a boto3 resource per thread and per
+    alias, about 15 MB each: a worker whose jobs write to all four aliases held four."""
+    config = tuple(repr(getattr(storage, name, None)) for name in _CLIENT_SETTINGS)
+    client = _s3_clients.get(config)
+    if client is None:
+        with _s3_clients_lock:
+            client = _s3_clients.get(config)
+            if client is None:
+                client = _s3_clients[config] = storage.connection.meta.client
+    return client
 
 
 def _folder(storage: Storage) -> Path:
@@ -213,11 +244,25 @@ def multipart_upload(alias: str, *, key: str, content_type: str, acl: str, uploa
 
 
 def object_exists(alias: str, key: str) -> bool:
-    return storages[alias].exists(key)
+    storage = storages[alias]
+    if _is_s3(storage):
+        client = _s3_client(storage)
+        try:
+            client.head_object(Bucket=storage.bucket_name, Key=key)
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+    return storage.exists(key)
 
 
 def object_delete(alias: str, key: str) -> None:
-    storages[alias].delete(key)
+    storage = storages[alias]
+    if _is_s3(storage):
+        _s3_client(storage).delete_object(Bucket=storage.bucket_name, Key=key)
+    else:
+        storage.delete(key)
 
 
 def object_open(alias: str, key: str):
