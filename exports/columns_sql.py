@@ -157,19 +157,24 @@ def _array_item(item: str) -> str:
 def sql_answer(answers: Combinable, key: str) -> Expression:
     """format_answer(answers.get(key)) for a jsonb object of answers."""
     value, text = "(⟨0⟩ -> ⟨1⟩)", "(⟨0⟩ ->> ⟨1⟩)"
-    # One subquery: its cell repeats the aggregate, which PostgreSQL computes once. (Guarding
-    # the subquery's result from outside would copy the subquery into every use, each planned
-    # and started for every batch: 18 subplans cost 1.2 ms per statement.)
-    joined = f"COALESCE(string_agg({_array_item('a.x')}, ',' ORDER BY a.o), '')"
-    array = f"(SELECT {_guard(joined)} FROM jsonb_array_elements({value}) WITH ORDINALITY AS a(x, o))"
-    # Most answers are text or booleans whose JSON text (->>) starts with a letter: that text is
-    # the cell (NULL when empty, `false` when missing or null). So is an object's (`{`). Only a
-    # first character that may start a number, an array or a formula needs the JSON type, which
-    # costs about three times as much per cell; text is then guarded.
+    array = (
+        f"(SELECT string_agg({_array_item('a.x')}, ',' ORDER BY a.o) "
+        f"FROM jsonb_array_elements({value}) WITH ORDINALITY AS a(x, o))"
+    )
+    array_text = "COALESCE(" + array + ", '')"
+    by_type = (
+        f"CASE jsonb_typeof({value}) WHEN 'string' THEN {_guard(text)} "
+        f"WHEN 'boolean' THEN {text} "
+        f"WHEN 'number' THEN {_number(text + '::numeric')} "
+        f"WHEN 'array' THEN {_guard(array_text)} "
+        f"WHEN 'object' THEN {_guard(value + '::text')} ELSE 'false' END"
+    )
+    # Most answers are text or booleans whose JSON text (->>) starts with a letter: that text
+    # is the cell (NULL when empty, `false` when missing). Only a first character that may
+    # start a number, an array or a formula needs the dispatch on the JSON type, which costs
+    # about three times as much per cell.
     template = (
-        f"CASE WHEN ascii({text}) IN ({_TRIGGER_CODES}, {_NUMBER_OR_ARRAY_CODES}) "
-        f"THEN CASE jsonb_typeof({value}) WHEN 'number' THEN {_number(text + '::numeric')} "
-        f"WHEN 'array' THEN {array} ELSE {_guard(text)} END "
+        f"CASE WHEN ascii({text}) IN ({_TRIGGER_CODES}, {_NUMBER_OR_ARRAY_CODES}) THEN {by_type} "
         f"ELSE NULLIF(COALESCE({text}, 'false'), '') END"
     )
     return Sql(template, answers, Value(key, output_field=_TEXT))

@@ -121,9 +121,9 @@ class PartUploader:
         self._buffer += data
         self.bytes_written += len(data)
         if len(self._buffer) >= self._part_size:
-            # The full buffer itself goes to the upload (no copy) and a new one fills: with the
-            # mmap threshold pinned (exportsite.malloc) an uploaded part's memory is returned
-            # to the system at once, so at most two parts are ever held.
+            # The full buffer itself goes to the upload (no copy) and a new one fills; an
+            # uploaded part's buffer is freed when its upload ends (its memory reused by the
+            # worker's one malloc arena, exportsite.malloc), so at most two parts are held.
             chunk, self._buffer = self._buffer, bytearray()
             self._submit(chunk)
         while self._pending and self._pending[0][0].done():
