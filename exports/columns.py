@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # ASCII digits only (Python's \d would accept other scripts' digits; SQL's [0-9] would not).
 _PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def guard_formula(text: str) -> str:
-    if text and text[0] in _FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(text):
+    if text and text[0] in FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 

@@ -17,13 +17,22 @@ from typing import Any
 from django.db.models import Expression, TextField, Value
 from django.db.models.expressions import Combinable
 
+from exports.columns import FORMULA_TRIGGERS
+
 _TEXT = TextField()
 _PLAIN_NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _SIGNED_DIGITS_RE = r"^[+-][0-9]+$"
-# exports.columns._FORMULA_TRIGGERS as character codes: = + - @ TAB CR.
-_TRIGGER_CODES = "61, 43, 45, 64, 9, 13"
-# What the JSON text of a number or an array starts with: - 0-9 [.
-_NUMBER_OR_ARRAY_CODES = "45, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 91"
+
+
+def _codes(characters) -> str:
+    """Character codes for `ascii(x) IN (…)`."""
+    return ", ".join(str(ord(character)) for character in characters)
+
+
+# ascii() of a cell's first character: the formula guard's triggers (= + - @ TAB CR), and what
+# the JSON text of a number or an array starts with.
+_TRIGGER_CODES = _codes(FORMULA_TRIGGERS)
+_NUMBER_OR_ARRAY_CODES = _codes("-0123456789[")
 
 
 class Sql(Expression):

@@ -27,25 +27,28 @@ def _message(number: int) -> dramatiq.Message:
     return dramatiq.Message(queue_name=QUEUE, actor_name="noted", args=(number,), kwargs={}, options={})
 
 
-def _later(seconds: float, action) -> threading.Thread:
+def _next_while(consumer, action, *, after: float = 0.3):
+    """next(consumer) while another thread runs `action` `after` seconds in; (message, seconds
+    the call took)."""
+
     def run() -> None:
-        time.sleep(seconds)
+        time.sleep(after)
         action()
 
     thread = threading.Thread(target=run)
     thread.start()
-    return thread
+    started = time.monotonic()
+    message = next(consumer)
+    waited = time.monotonic() - started
+    thread.join()
+    return message, waited
 
 
 def test_an_idle_consumer_fetches_a_new_message_when_it_is_enqueued(broker):
     consumer = broker.consume(QUEUE, prefetch=1, timeout=IDLE_POLL_MS)
     assert next(consumer) is None  # empty: the consumer is idle from now on
 
-    sender = _later(0.3, lambda: broker.enqueue(_message(1)))
-    started = time.monotonic()
-    message = next(consumer)
-    waited = time.monotonic() - started
-    sender.join()
+    message, waited = _next_while(consumer, lambda: broker.enqueue(_message(1)))
 
     assert message is not None and message.args == (1,)
     assert waited < 10, f"the consumer slept {waited:.1f}s instead of being woken"
@@ -61,11 +64,8 @@ def test_an_ack_lets_a_full_consumer_fetch_the_next_message_at_once(broker):
     assert first is not None and first.args == (1,)
     assert next(consumer) is None  # prefetch full: the second message waits in Redis
 
-    acker = _later(0.3, lambda: consumer.ack(first))  # a worker thread finishes the first
-    started = time.monotonic()
-    second = next(consumer)
-    waited = time.monotonic() - started
-    acker.join()
+    # A worker thread finishes the first message.
+    second, waited = _next_while(consumer, lambda: consumer.ack(first))
 
     assert second is not None and second.args == (2,)
     assert waited < 10, f"the consumer slept {waited:.1f}s instead of being woken by the ack"
@@ -73,10 +73,7 @@ def test_an_ack_lets_a_full_consumer_fetch_the_next_message_at_once(broker):
     consumer.close()
 
 
-def test_closing_the_broker_stops_its_wakeup_listener(own_redis):
-    _, url = own_redis
-    broker = WakeupRedisBroker(url=url, namespace="wakeup-close-test")
-    broker.declare_queue(QUEUE)
+def test_closing_the_broker_stops_its_wakeup_listener(broker):
     before = set(threading.enumerate())
     broker.consume(QUEUE, prefetch=1, timeout=IDLE_POLL_MS)  # starts the listener
     listeners = [thread for thread in set(threading.enumerate()) - before if thread.name == "redis-wakeups"]
