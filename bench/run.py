@@ -404,6 +404,11 @@ def base_env(*, database_url: str, broker_url: str, work: Path) -> dict:
             "DJANGO_SETTINGS_MODULE": "exportsite.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            "JWT_SIGNING_KEY": "bench-jwt-signing-key-not-for-production-0123456789",
+            "EXPORTS_WEBHOOK_SECRET": "bench-webhook-secret-not-for-production-0123456789",
+            "EXPORTS_DOWNLOAD_SIGNING_KEY": "bench-download-key-not-for-production-0123456789",
+            # The bench's own Redis also holds the shared cache (throttle counts).
+            "DJANGO_CACHE_URL": broker_url,
             "DJANGO_ALLOWED_HOSTS": "localhost",
             "EXPORTSITE_VAR_DIR": str(work / "var"),
             "EXPORTS_LOCAL_DIR": str(work / "files"),

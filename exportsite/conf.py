@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,6 +32,14 @@ class ExportSettings:
     max_active_per_user: int
     webhook_secret: str
     webhook_allow_private: bool
+    webhook_proxy: str
+    webhook_tolerance_seconds: int
+    download_signing_key: str
+    trusted_proxies: int
+    login_rate: str
+    metrics_token: str
+    metrics_allowed_networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    metrics_cache_seconds: int
 
     def retention_days_for(self, export_type: str) -> int:
         return self.retention_days_by_type.get(export_type, self.retention_days)
@@ -65,4 +74,12 @@ def export_settings() -> ExportSettings:
         max_active_per_user=settings.EXPORTS_MAX_ACTIVE_PER_USER,
         webhook_secret=settings.EXPORTS_WEBHOOK_SECRET,
         webhook_allow_private=settings.EXPORTS_WEBHOOK_ALLOW_PRIVATE,
+        webhook_proxy=settings.EXPORTS_WEBHOOK_PROXY,
+        webhook_tolerance_seconds=settings.EXPORTS_WEBHOOK_TOLERANCE_SECONDS,
+        download_signing_key=settings.EXPORTS_DOWNLOAD_SIGNING_KEY,
+        trusted_proxies=settings.EXPORTSITE_TRUSTED_PROXIES,
+        login_rate=settings.EXPORTS_LOGIN_RATE,
+        metrics_token=settings.EXPORTS_METRICS_TOKEN,
+        metrics_allowed_networks=settings.EXPORTS_METRICS_ALLOWED_NETWORKS,
+        metrics_cache_seconds=settings.EXPORTS_METRICS_CACHE_SECONDS,
     )

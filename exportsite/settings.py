@@ -6,6 +6,9 @@ through `exportsite.conf.export_settings()`, never through os.environ.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +34,46 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-dev-key-change-me-for-anything-but-local-demos" if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("Environment variable DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off.")
+
+# --- Secrets: one per purpose, so a webhook receiver (who holds the webhook secret) cannot forge
+# a JWT or a download link. Required in production, at least 32 characters, all different.
+SECRET_MIN_LENGTH = 32
+
+
+def _secret(name: str, purpose: str) -> str:
+    value = env_str(name, "")
+    if value:
+        return value
+    if DEBUG:
+        # Development only: distinct values derived from the dev SECRET_KEY, never equal to it.
+        return hmac.new(SECRET_KEY.encode(), purpose.encode(), hashlib.sha256).hexdigest()
+    raise ImproperlyConfigured(f"Environment variable {name} is required when DJANGO_DEBUG is off.")
+
+
+JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY", "jwt")
+EXPORTS_WEBHOOK_SECRET = _secret("EXPORTS_WEBHOOK_SECRET", "webhook")
+EXPORTS_DOWNLOAD_SIGNING_KEY = _secret("EXPORTS_DOWNLOAD_SIGNING_KEY", "download")
+if not DEBUG:
+    _SECRETS = {
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "JWT_SIGNING_KEY": JWT_SIGNING_KEY,
+        "EXPORTS_WEBHOOK_SECRET": EXPORTS_WEBHOOK_SECRET,
+        "EXPORTS_DOWNLOAD_SIGNING_KEY": EXPORTS_DOWNLOAD_SIGNING_KEY,
+    }
+    for _name, _value in _SECRETS.items():
+        if len(_value) < SECRET_MIN_LENGTH:
+            raise ImproperlyConfigured(
+                f"Environment variable {_name} must be at least {SECRET_MIN_LENGTH} characters, got {len(_value)}."
+            )
+        for _other, _other_value in _SECRETS.items():
+            if _other != _name and _other_value == _value:
+                raise ImproperlyConfigured(f"Environment variable {_name} must differ from {_other}.")
+
+# Reverse proxies in front of the web processes that append to X-Forwarded-For. 0: the client is
+# REMOTE_ADDR and X-Forwarded-For is ignored (it is whatever the client sent). DRF's throttles,
+# the login throttle and django-axes all take the client address from exportsite.client_ip.
+EXPORTSITE_TRUSTED_PROXIES = env_int("EXPORTSITE_TRUSTED_PROXIES", 0, minimum=0, maximum=10)
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Environment variable DJANGO_ALLOWED_HOSTS is required when DJANGO_DEBUG is off.")
@@ -46,6 +89,8 @@ INSTALLED_APPS = [
     "django_prometheus",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_dramatiq",
@@ -64,6 +109,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out admin login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "exportsite.urls"
@@ -92,6 +145,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -121,6 +176,9 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^heartbeat$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Request bodies over this many bytes get 413 (exportsite.middleware); no route takes uploads.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("EXPORTSITE_MAX_BODY_BYTES", 2_621_440, minimum=1024, maximum=100 * 1024 * 1024)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -128,18 +186,32 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a nesting limit: a too-deep body is a 400, never a RecursionError.
+    "DEFAULT_PARSER_CLASSES": ["exports.parsers.DepthLimitedJSONParser"],
     "EXCEPTION_HANDLER": "exports.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["exports.permissions.PerUserThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # DRF's client address for anonymous throttling: REMOTE_ADDR with 0 proxies, else the address
+    # the nearest trusted proxy saw (never a client-chosen X-Forwarded-For entry).
+    "NUM_PROXIES": EXPORTSITE_TRUSTED_PROXIES,
 }
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, minimum=1)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 10, minimum=1, maximum=24 * 60)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 1, minimum=1)),
-    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A refresh gives a new refresh token and blacklists the one used: a stolen refresh token
+    # works once at most, and its theft shows as the owner's next refresh failing.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a hash of the password: a password change cuts off every token issued before it.
+    "CHECK_REVOKE_TOKEN": True,
+    "UPDATE_LAST_LOGIN": False,
 }
+# /auth/token attempts, counted in the cache per username and per client address (both apply).
+EXPORTS_LOGIN_RATE = env_str("EXPORTS_LOGIN_RATE", "10/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "exportsite API",
     "DESCRIPTION": (
@@ -178,6 +250,25 @@ CACHES = {
     if _CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+if not DEBUG and not _CACHE_URL:
+    # Throttles and login lockouts counted per process would let an attacker spread guesses
+    # over the processes: production shares one count.
+    raise ImproperlyConfigured("Environment variable DJANGO_CACHE_URL is required when DJANGO_DEBUG is off.")
+
+# --- Admin login lockout (django-axes), counted in the shared cache ---------------------------
+AXES_ENABLED = env_bool("EXPORTS_ADMIN_LOCKOUT", True)
+AXES_ONLY_ADMIN_SITE = True  # /auth/token has its own throttle (exports.auth)
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = env_int("EXPORTS_ADMIN_LOGIN_FAILURES", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("EXPORTS_ADMIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Locked per username and, separately, per client address: rotating either alone does not help.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "exportsite.client_ip.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# A per-process cache is fine for the zero-setup demo (one process); axes warns about it.
+SILENCED_SYSTEM_CHECKS = [] if _CACHE_URL else ["axes.W001"]
 
 # --- Broker (Dramatiq) ----------------------------------------------------------------------
 DRAMATIQ_BROKER_URL = env_str("DRAMATIQ_BROKER_URL", "")
@@ -303,7 +394,10 @@ EXPORTS_ORPHAN_MIN_AGE_SECONDS = env_int("EXPORTS_ORPHAN_MIN_AGE_SECONDS", 3600,
 # Quotas and notifications.
 EXPORTS_MAX_ACTIVE_PER_USER = env_int("EXPORTS_MAX_ACTIVE_PER_USER", 25, minimum=0)
 EXPORTS_API_RATE = env_str("EXPORTS_API_RATE", "300/min")
-EXPORTS_WEBHOOK_SECRET = env_str("EXPORTS_WEBHOOK_SECRET", SECRET_KEY)
+# Webhook signatures carry their time; receivers should refuse older than this (documented).
+EXPORTS_WEBHOOK_TOLERANCE_SECONDS = 300
+# Optional egress proxy for webhooks (http://host:port): then the proxy, not the worker, connects.
+EXPORTS_WEBHOOK_PROXY = env_str("EXPORTS_WEBHOOK_PROXY", "")
 # Webhooks go to public addresses only, unless this is on: otherwise anyone allowed to request an
 # export could make the worker POST into the service's own network (SSRF).
 EXPORTS_WEBHOOK_ALLOW_PRIVATE = env_bool("EXPORTS_WEBHOOK_ALLOW_PRIVATE", False)
@@ -311,6 +405,21 @@ EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "exportsite@localhost")
 EMAIL_HOST = env_str("DJANGO_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1, maximum=65535)
+
+# /metrics: open by default (scraped inside the network); a bearer token and/or an address
+# allow-list (CIDRs) lock it down. Database-backed gauges are cached this many seconds.
+EXPORTS_METRICS_TOKEN = env_str("EXPORTS_METRICS_TOKEN", "")
+if EXPORTS_METRICS_TOKEN and len(EXPORTS_METRICS_TOKEN) < SECRET_MIN_LENGTH:
+    raise ImproperlyConfigured(
+        f"Environment variable EXPORTS_METRICS_TOKEN must be at least {SECRET_MIN_LENGTH} characters."
+    )
+try:
+    EXPORTS_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(n, strict=False) for n in env_list("EXPORTS_METRICS_ALLOWED_NETWORKS")
+    ]
+except ValueError as _bad:
+    raise ImproperlyConfigured(f"Environment variable EXPORTS_METRICS_ALLOWED_NETWORKS: {_bad}") from None
+EXPORTS_METRICS_CACHE_SECONDS = env_int("EXPORTS_METRICS_CACHE_SECONDS", 5, minimum=0, maximum=300)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

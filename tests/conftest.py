@@ -129,6 +129,21 @@ def stored_keys(alias: str = "exports") -> list[str]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle and lockout counts start at zero in every test. In the PostgreSQL pass the cache is
+    the shared Redis: only this run's keys (tests/settings.py gives them a per-run prefix) go."""
+    from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        for key in client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000):
+            client.delete(key)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _clean_storage():
     """Each test starts and ends with empty export storages."""
     _empty_storages()

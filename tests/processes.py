@@ -13,6 +13,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# What a process started with DJANGO_DEBUG=0 must be given (exportsite/settings.py refuses to start
+# without them): four distinct secrets of 32+ characters and the shared cache. Test values only.
+PRODUCTION_REQUIRED = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "tests-django-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    "JWT_SIGNING_KEY": "tests-jwt-signing-key-0123456789-abcdefghijklmnop",
+    "EXPORTS_WEBHOOK_SECRET": "tests-webhook-secret-0123456789-abcdefghijklmnop",
+    "EXPORTS_DOWNLOAD_SIGNING_KEY": "tests-download-signing-key-0123456789-abcdefghij",
+    "DJANGO_CACHE_URL": "redis://127.0.0.1:6379/14",
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

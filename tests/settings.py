@@ -18,6 +18,7 @@ os.environ.setdefault("LOG_FORMAT", "text")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("EXPORTS_PROGRESS_INTERVAL_SECONDS", "1")
 os.environ.setdefault("EXPORTS_API_RATE", "100000/min")  # throttling has its own test
+os.environ.setdefault("EXPORTS_LOGIN_RATE", "100000/min")  # the login throttle has its own tests
 os.environ.setdefault(
     "EXPORTS_WEBHOOK_ALLOW_PRIVATE", "1"
 )  # test receivers listen on 127.0.0.1; the refusal has its own tests
@@ -56,7 +57,7 @@ if os.environ.get("EXPORTSITE_TEST_S3") == "1":
         os.environ[f"EXPORTS_STORAGE_{_alias.upper()}_BUCKET"] = _bucket
 
 from exportsite.settings import *  # noqa: E402,F403
-from exportsite.settings import DATABASES, DRAMATIQ_BROKER  # noqa: E402
+from exportsite.settings import CACHES, DATABASES, DRAMATIQ_BROKER  # noqa: E402
 
 # Runs side by side (developers, CI) must not share a test database or broker queues.
 _RUN = f"{os.getpid()}"
@@ -65,6 +66,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(_tmp, "test.sqlite3")}
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_RUN}"}
+# The PostgreSQL pass shares Redis as Django's cache (DJANGO_CACHE_URL): keys of this run only.
+CACHES["default"]["KEY_PREFIX"] = f"exportsite-test-{_RUN}"
 if DRAMATIQ_BROKER["BROKER"].endswith("RedisBroker"):
     DRAMATIQ_BROKER["OPTIONS"]["namespace"] = f"exportsite-test-{_RUN}"
 

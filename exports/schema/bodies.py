@@ -231,7 +231,3 @@ class TokenPair(serializers.Serializer):
 
 class TokenRefresh(serializers.Serializer):
     refresh = serializers.CharField()
-
-
-class AccessToken(serializers.Serializer):
-    access = serializers.CharField()

@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
 )
 
 from exports.schema.bodies import (
-    AccessToken,
     CcpaDeletion,
     Export,
     ExportRequest,
@@ -137,7 +136,7 @@ class _SimplejwtViewSchema(OpenApiViewExtension):
 
 
 class _TokenObtainViewSchema(_SimplejwtViewSchema):
-    target_class = "rest_framework_simplejwt.views.TokenObtainPairView"
+    target_class = "exports.auth.LoginTokenView"
     operation = dict(
         operation_id="auth_token_obtain",
         summary="Get an access and a refresh token",
@@ -157,14 +156,14 @@ class _TokenObtainViewSchema(_SimplejwtViewSchema):
 
 
 class _TokenRefreshViewSchema(_SimplejwtViewSchema):
-    target_class = "rest_framework_simplejwt.views.TokenRefreshView"
+    target_class = "exports.auth.RefreshTokenView"
     operation = dict(
         operation_id="auth_token_refresh",
-        summary="Get a new access token (refresh tokens are not rotated)",
+        summary="Get a new access and refresh token (the refresh token sent is blacklisted)",
         tags=["auth"],
         request=TokenRefresh,
         responses={
-            200: AccessToken,
+            200: TokenPair,
             400: error_response(400, "A missing refresh token."),
             401: error_response(401, "An invalid or expired refresh token."),
             **error_responses(415, 429),
