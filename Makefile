@@ -6,13 +6,17 @@ ADDR ?= 127.0.0.1:8000
 DEMO_ENTRIES ?= 20000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/exportsite
 REDIS_URL ?= redis://127.0.0.1:6379/15
+CACHE_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgres lint typecheck format bench clean
+.PHONY: run test test-sqlite test-postgres lint typecheck format audit lock bench clean
 
+# requirements.txt (runtime) and requirements-dev.txt (runtime + test/dev, same versions) are
+# hashed locks made by `make lock` from the .in files. --require-hashes refuses any file whose
+# hash is not locked (pip itself is in the dev lock too); --only-binary keeps out sdist builds,
+# whose build dependencies pip would fetch without hashes.
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes --only-binary :all: -r requirements-dev.txt
 	touch $@
 
 ## run: the service with demo data (SQLite, in-process worker unless DRAMATIQ_BROKER_URL is set)
@@ -29,10 +33,10 @@ run: $(VENV)/.installed-dev
 test: lint test-sqlite test-postgres
 
 test-sqlite: $(VENV)/.installed-dev
-	env -u DATABASE_URL -u DRAMATIQ_BROKER_URL -u EXPORTSITE_TEST_S3 $(PY) -m pytest -q -p no:cacheprovider
+	env -u DATABASE_URL -u DRAMATIQ_BROKER_URL -u DJANGO_CACHE_URL -u EXPORTSITE_TEST_S3 $(PY) -m pytest -q -p no:cacheprovider
 
 test-postgres: $(VENV)/.installed-dev
-	DATABASE_URL=$(PG_URL) DRAMATIQ_BROKER_URL=$(REDIS_URL) EXPORTSITE_TEST_S3=1 \
+	DATABASE_URL=$(PG_URL) DRAMATIQ_BROKER_URL=$(REDIS_URL) DJANGO_CACHE_URL=$(CACHE_URL) EXPORTSITE_TEST_S3=1 \
 		$(PY) -m pytest -q -p no:cacheprovider
 
 ## lint: ruff (lint + format check), then mypy
@@ -49,6 +53,22 @@ typecheck: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## audit: pip-audit over both locks: a known vulnerability with a fix fails (ignores, each with its
+##        reason, are in .ci/audit.py); prints SKIPPED, exit 0, when no vulnerability source answers
+audit: $(VENV)/.installed-dev
+	$(PY) .ci/audit.py requirements.txt requirements-dev.txt
+
+## lock: recompile the hashed locks from requirements.in / requirements-dev.in, keeping the locked
+##       versions unless asked: LOCK_ARGS=--upgrade, or LOCK_ARGS="--upgrade-package NAME"
+# Hashes come from PyPI itself (uv's default index; no pip.conf, no uv config, no index variables),
+# so they match what any machine downloads; the target interpreter is the venv's Python.
+UV_COMPILE = env -u UV_INDEX -u UV_INDEX_URL -u UV_DEFAULT_INDEX -u UV_EXTRA_INDEX_URL -u UV_FIND_LINKS \
+	$(VENV)/bin/uv pip compile --quiet --no-config --python $(PY) --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock: $(VENV)/.installed-dev
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
 
 ## bench: the hot-path benchmark against the machine's PostgreSQL (see bench/README.md)
 bench: $(VENV)/.installed-dev

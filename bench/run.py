@@ -1276,16 +1276,18 @@ def print_summary(results: dict) -> None:
 
 
 def runtime_python() -> str:
-    """The Python of RUNTIME_VENV, made (or remade when requirements.txt changed) on first use."""
+    """The Python of RUNTIME_VENV, made (or remade when requirements.txt changed) on first use.
+    requirements.txt is the hashed runtime lock (`make lock`): exactly the versions deployed."""
     python = RUNTIME_VENV / "bin" / "python"
     requirements = (ROOT / "requirements.txt").read_bytes()
     stamp = RUNTIME_VENV / "requirements.txt"
     if not python.exists() or not stamp.exists() or stamp.read_bytes() != requirements:
-        log(f"making {RUNTIME_VENV} (requirements.txt only: the worker as deployed)")
+        log(f"making {RUNTIME_VENV} (the runtime lock requirements.txt only: the worker as deployed)")
         shutil.rmtree(RUNTIME_VENV, ignore_errors=True)
         subprocess.run([PYTHON, "-m", "venv", str(RUNTIME_VENV)], check=True)
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
+        lock = ["--require-hashes", "--only-binary", ":all:", "-r", str(ROOT / "requirements.txt")]
+        subprocess.run([*pip, *lock], check=True)
         stamp.write_bytes(requirements)
     return str(python)
 

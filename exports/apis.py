@@ -7,6 +7,7 @@ import functools
 from django.core import signing
 from django.http import FileResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django_prometheus.exports import ExportToDjangoView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +15,9 @@ from rest_framework.views import APIView
 from campaigns.selectors import campaign_get_visible
 from exports import schema, selectors, storage
 from exports.errors import BadRequest, ExportNotFound, InvalidExportType, NotFound, error_body
-from exports.health import health_report
+from exports.health import health_public_report
+from exports.inputs import reject_control_characters
+from exports.metrics_access import metrics_access_denied
 from exports.permissions import CanDeleteForCcpa, CanRequestExports, user_can
 from exports.serializers import ExportListQuerySerializer, ExportSerializer
 from exports.services import export_request
@@ -35,7 +38,17 @@ def _parse_list_query(query) -> dict:
     return serializer.validated_data
 
 
-class CampaignExportsApi(APIView):
+class _PathIdsApi(APIView):
+    """Path ids (campaign_id, export_id, user_id) without control characters, or 400 naming the
+    id; checked after authentication and permission, so anonymous callers still get 401."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for name, value in kwargs.items():
+            reject_control_characters(value=value, name=name)
+
+
+class CampaignExportsApi(_PathIdsApi):
     permission_classes = [IsAuthenticated, CanRequestExports]
 
     @schema.export_create
@@ -69,7 +82,7 @@ class CampaignExportsApi(APIView):
         return Response(ExportSerializer(exports, many=True, context=_context(request)).data)
 
 
-class CampaignExportDetailApi(APIView):
+class CampaignExportDetailApi(_PathIdsApi):
     permission_classes = [IsAuthenticated, CanRequestExports]
 
     @schema.export_retrieve
@@ -80,13 +93,13 @@ class CampaignExportDetailApi(APIView):
         return Response(ExportSerializer(export, context=_context(request)).data)
 
 
-class CcpaUserExportsApi(APIView):
+class CcpaUserExportsApi(_PathIdsApi):
     permission_classes = [IsAuthenticated, CanDeleteForCcpa]
 
     @schema.ccpa_delete
     def delete(self, request, user_id: str):
-        if "\x00" in user_id or len(user_id) > 200:
-            raise BadRequest("Invalid user id.", "A user id is at most 200 characters, without NUL bytes.")
+        if len(user_id) > 200:
+            raise BadRequest("Invalid user id.", "A user id is at most 200 characters.")
         return Response(ccpa_delete_user_exports(user_id=user_id, actor=request.user))
 
 
@@ -116,11 +129,31 @@ def _get_only(view):
 
 @_get_only
 def heartbeat(request):
-    """No auth: database, broker and storage, each with a short timeout."""
-    report = health_report()
+    """No auth: database, broker and storage, each with a short timeout; ok or fail per check
+    (the reasons go to the log)."""
+    report = health_public_report()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
 
 
+@_get_only
+def metrics(request):
+    """django-prometheus' exposition, behind the optional token and address allow-list."""
+    return metrics_access_denied(request=request) or ExportToDjangoView(request)
+
+
+def _private(view):
+    """The link is a bearer credential and the file personal data: no cache may keep either."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    return wrapped
+
+
+@_private
 @_get_only
 def download(request, token: str):
     """Serve a local-storage export file to the holder of a valid, unexpired signed token."""

@@ -56,7 +56,8 @@ class RevocationCheckingRefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs: dict) -> dict:
         refresh = RefreshToken(attrs["refresh"])  # signature, expiry and blacklist
-        user = get_user_model().objects.filter(pk=refresh.payload.get(api_settings.USER_ID_CLAIM)).first()
+        user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
+        user = get_user_model().objects.filter(pk=user_id).first() if user_id is not None else None
         if (
             user is None
             or not api_settings.USER_AUTHENTICATION_RULE(user)

@@ -1,32 +1,86 @@
 """Column definitions and cell formatting: pure functions, no database access.
 
-Formula-injection guard (documented in docs/export-types.md): a *text* cell whose first
-character is `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so spreadsheet
-programs show it as text instead of evaluating it. Exceptions: a cell that is a plain number
-(`-73.98`, `+15551234567`) is left alone, because spreadsheets read it as a number anyway, so
-E.164 phone numbers stay intact; a formatted one such as `+1 (555) 010-9999` is guarded, since
-a spreadsheet would evaluate it. Columns we format ourselves (ids, dates, booleans, numbers)
-are never guarded.
+Formula-injection guard (documented in docs/export-types.md): a *text* cell that starts with
+`=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so spreadsheet programs show
+it as text instead of evaluating it. "Starts with" is judged after skipping leading whitespace
+and invisible characters (LEADING_IGNORABLE), on the text as stored and on its NFKC form, so
+` =cmd`, a zero-width space or a full-width `＝` cannot hide a trigger; the cell keeps its
+original text behind the `'`. Exceptions: a cell that is a plain number (`-73.98`,
+`+15551234567`, `＋１２３`) after the same skipping and normalisation is left alone, because
+spreadsheets read it as a number anyway, so E.164 phone numbers stay intact; a formatted one
+such as `+1 (555) 010-9999` is guarded, since a spreadsheet would evaluate it. Columns we format
+ourselves (ids, dates, booleans, numbers) are never guarded.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Skipped before the first character is judged, as code-point ranges: Unicode whitespace (what
+# str.isspace() accepts, except tab and CR, which are triggers) and invisible format characters
+# (soft hyphen, Mongolian vowel separator, zero-width space/non-joiner/joiner, word joiner,
+# BOM). One list, so the SQL twin (exports.columns_sql) matches exactly the same characters.
+LEADING_IGNORABLE: tuple[tuple[int, int], ...] = (
+    (0x0A, 0x0C),
+    (0x1C, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0xAD, 0xAD),
+    (0x1680, 0x1680),
+    (0x180E, 0x180E),
+    (0x2000, 0x200D),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x2060),
+    (0x3000, 0x3000),
+    (0xFEFF, 0xFEFF),
+)
+
+
+def _char_class(ranges) -> str:
+    """A bracket expression of \\uXXXX escapes, valid in Python's re and PostgreSQL's AREs."""
+    return "[" + "".join(f"\\u{lo:04x}" + (f"-\\u{hi:04x}" if hi > lo else "") for lo, hi in ranges) + "]"
+
+
+# Regular expressions shared with the SQL twin, which anchors them with ^…$.
+IGNORABLE_CLASS = _char_class(LEADING_IGNORABLE)
+TRIGGER_AT_START = IGNORABLE_CLASS + "*" + _char_class((ord(c), ord(c)) for c in FORMULA_TRIGGERS)
 # ASCII digits only (Python's \d would accept other scripts' digits; SQL's [0-9] would not).
-_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+PLAIN_NUMBER = IGNORABLE_CLASS + r"*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+# First characters that need the full check: triggers, ignorable characters, and those whose
+# NFKC form starts with a trigger (superscript, small, full-width forms; `⩵` is `==`). Any other
+# first character settles the cell unnormalised: NFKC keeps its base or composes that with the
+# marks after it into a letter or symbol (`é`, `≮`), never a trigger or an ignorable character;
+# spacing accents (`¨` = space + mark) leave a mark first. The tests check this against every
+# code point.
+COMPATIBILITY_TRIGGERS = "⁺⁼₊₌⩵⩶﬩﹢﹣﹦﹫＋－＝＠"
+FIRST_TO_CHECK = frozenset(
+    [*FORMULA_TRIGGERS, *(chr(c) for lo, hi in LEADING_IGNORABLE for c in range(lo, hi + 1)), *COMPATIBILITY_TRIGGERS]
+)
+
+_TRIGGER_AT_START = re.compile(TRIGGER_AT_START)
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
+
+
+def needs_formula_guard(text: str) -> bool:
+    """The full rule, for any text; guard_formula skips it for the common first characters."""
+    normal = unicodedata.normalize("NFKC", text)
+    # The stored text too: NFKC composes `=` + U+0338 into `≠`, but a spreadsheet sees the `=`.
+    starts_with_trigger = _TRIGGER_AT_START.match(text) or _TRIGGER_AT_START.match(normal)
+    return bool(starts_with_trigger) and not _PLAIN_NUMBER.fullmatch(normal)
 
 
 def guard_formula(text: str) -> str:
-    if text and text[0] in FORMULA_TRIGGERS and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
+    if not text or text[0] not in FIRST_TO_CHECK:
+        return text
+    return "'" + text if needs_formula_guard(text) else text
 
 
 def format_timestamp(value: datetime | None) -> str:

@@ -17,10 +17,12 @@ from typing import Any
 from django.db.models import Expression, TextField, Value
 from django.db.models.expressions import Combinable
 
-from exports.columns import FORMULA_TRIGGERS
+from exports.columns import FIRST_TO_CHECK, PLAIN_NUMBER, TRIGGER_AT_START
 
 _TEXT = TextField()
-_PLAIN_NUMBER_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# The Python guard's own patterns (\uXXXX escapes mean the same in PostgreSQL's AREs).
+_PLAIN_NUMBER_RE = f"^{PLAIN_NUMBER}$"
+_TRIGGER_AT_START_RE = f"^{TRIGGER_AT_START}"
 _SIGNED_DIGITS_RE = r"^[+-][0-9]+$"
 
 
@@ -29,9 +31,10 @@ def _codes(characters) -> str:
     return ", ".join(str(ord(character)) for character in characters)
 
 
-# ascii() of a cell's first character: the formula guard's triggers (= + - @ TAB CR), and what
-# the JSON text of a number or an array starts with.
-_TRIGGER_CODES = _codes(FORMULA_TRIGGERS)
+# ascii() of a cell's first character (its code point, in a UTF8 database): those the formula
+# guard must look at (triggers, whitespace, `＝`…), and what the JSON text of a number or an
+# array starts with. PostgreSQL looks up constant lists this long in a hash table.
+_FIRST_TO_CHECK_CODES = _codes(sorted(FIRST_TO_CHECK))
 _NUMBER_OR_ARRAY_CODES = _codes("-0123456789[")
 
 
@@ -94,13 +97,17 @@ def _split(template: str):
 
 def _guard(inner: str) -> str:
     """exports.columns.guard_formula in SQL, NULL for empty."""
-    # ascii() of the first character (cheaper than left(), and 0 for ''). Phone numbers
-    # (+4412345…) are the common trigger-led cell: the short pattern settles them at about half
-    # the cost of the full number pattern, which decides the rest.
+    # ascii() of the first character (cheaper than left(), and 0 for ''): a cell starting with
+    # any other character is settled without normalising it, as in guard_formula. Phone
+    # numbers (+4412345…) are the common trigger-led cell: the short pattern settles them
+    # before normalize(), which the rest need (NFKC turns `＝` into `=`).
+    normal = f"normalize({inner}, NFKC)"
     return (
-        f"CASE WHEN ascii({inner}) IN ({_TRIGGER_CODES}) "
-        f"THEN CASE WHEN {inner} ~ '{_SIGNED_DIGITS_RE}' OR {inner} ~ '{_PLAIN_NUMBER_RE}' "
-        f"THEN {inner} ELSE '''' || {inner} END "
+        f"CASE WHEN ascii({inner}) IN ({_FIRST_TO_CHECK_CODES}) "
+        f"THEN CASE WHEN {inner} ~ '{_SIGNED_DIGITS_RE}' THEN {inner} "
+        f"WHEN ({inner} ~ '{_TRIGGER_AT_START_RE}' OR {normal} ~ '{_TRIGGER_AT_START_RE}') "
+        f"AND {normal} !~ '{_PLAIN_NUMBER_RE}' THEN '''' || {inner} "
+        f"ELSE {inner} END "
         f"ELSE NULLIF({inner}, '') END"
     )
 
@@ -178,12 +185,12 @@ def sql_answer(answers: Combinable, key: str) -> Expression:
         f"WHEN 'array' THEN {_guard(array_text)} "
         f"WHEN 'object' THEN {_guard(value + '::text')} ELSE 'false' END"
     )
-    # Most answers are text or booleans whose JSON text (->>) starts with a letter: that text
-    # is the cell (NULL when empty, `false` when missing). Only a first character that may
-    # start a number, an array or a formula needs the dispatch on the JSON type, which costs
-    # about three times as much per cell.
+    # Most answers are text or booleans whose JSON text (->>) starts with a letter: that
+    # text is the cell (NULL when empty, `false` when missing). Only a first character that may
+    # start a number, an array or a formula (or hide one: whitespace, `＝`…) needs the
+    # dispatch on the JSON type, which costs about three times as much per cell.
     template = (
-        f"CASE WHEN ascii({text}) IN ({_TRIGGER_CODES}, {_NUMBER_OR_ARRAY_CODES}) THEN {by_type} "
+        f"CASE WHEN ascii({text}) IN ({_FIRST_TO_CHECK_CODES}, {_NUMBER_OR_ARRAY_CODES}) THEN {by_type} "
         f"ELSE NULLIF(COALESCE({text}, 'false'), '') END"
     )
     return Sql(template, answers, Value(key, output_field=_TEXT))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -94,6 +96,12 @@ def error_body(status: int, message: str, payload: str = "") -> dict:
     return {"error": {"status": status, "message": message, "payload": payload}}
 
 
+def body_too_big_body() -> dict:
+    """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (the middleware's and the views' answer)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body(413, "Request body too large.", f"The request body must be at most {limit} bytes.")
+
+
 def _drf_detail_text(detail: object) -> str:
     if isinstance(detail, dict):
         return "; ".join(f"{key}: {_drf_detail_text(value)}" for key, value in detail.items())
@@ -116,6 +124,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: every API error leaves in the orig error shape."""
     if isinstance(exc, ApiError):
         return Response(error_body(exc.status, exc.message, exc.payload), status=exc.status, headers=exc.headers)
+    if isinstance(exc, RequestDataTooBig):  # read by a parser; the middleware usually answers first
+        return Response(body_too_big_body(), status=413)
     if isinstance(exc, Http404):
         return Response(error_body(404, "Not found.", str(exc)), status=404)
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):

@@ -5,7 +5,8 @@ by django-prometheus, and by the worker exposition server when EXPORTS_WORKER_ME
   call the `record_*` functions below), so they live in the process that ran the job: a worker.
   docs/operations.md ("Metrics") explains how worker processes expose them.
 - The PENDING/TRIGGERED gauges are not kept in memory: a collector reads them from the database
-  at scrape time, so every process that is scraped reports the same, correct numbers.
+  at scrape time, so every process that is scraped reports the same, correct numbers. The read
+  is reused for EXPORTS_METRICS_CACHE_SECONDS (5), so frequent scrapes run one aggregate at most.
 
 Label values are bounded: export types come from the registry, statuses and failure kinds from
 the model's choices. Metrics never carry campaign ids, user ids or anything personal.
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -116,10 +119,37 @@ def _active_job_stats() -> tuple[dict[tuple[str, str], int], dict[str, datetime]
     return counts, oldest
 
 
+_stats_lock = threading.Lock()
+_stats_cache: tuple[float, tuple[dict[tuple[str, str], int], dict[str, datetime]]] | None = None
+
+
+def _cached_job_stats() -> tuple[dict[tuple[str, str], int], dict[str, datetime]]:
+    """`_active_job_stats()`, read again only when the last read is older than
+    metrics_cache_seconds (0: every scrape). Failures are not kept: the next scrape retries."""
+    global _stats_cache
+    from exportsite.conf import export_settings
+
+    ttl = export_settings().metrics_cache_seconds
+    with _stats_lock:  # concurrent scrapes (threads) wait for one read instead of each running it
+        now = time.monotonic()
+        if ttl > 0 and _stats_cache is not None and now - _stats_cache[0] < ttl:
+            return _stats_cache[1]
+        stats = _active_job_stats()
+        _stats_cache = (now, stats) if ttl > 0 else None
+        return stats
+
+
+def clear_job_stats_cache() -> None:
+    """Forget the cached read (tests; the next scrape queries the database)."""
+    global _stats_cache
+    with _stats_lock:
+        _stats_cache = None
+
+
 class ExportJobsCollector(Collector):
     """PENDING and TRIGGERED jobs per type (and the age of the oldest PENDING one), from one
-    grouped query per scrape. A database error never fails the scrape: the gauges are left out
-    and `exportsite_export_jobs_collect_ok` is 0."""
+    grouped query, cached a few seconds. A database error never fails the scrape: the gauges are
+    left out and `exportsite_export_jobs_collect_ok` is 0."""
 
     def describe(self) -> Iterable[Metric]:
         # Without describe() the registry would call collect(), i.e. query the database, at import.
@@ -128,7 +158,7 @@ class ExportJobsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         active, oldest, ok = self._families()
         try:
-            counts, oldest_created = _active_job_stats()
+            counts, oldest_created = _cached_job_stats()
         except Exception:  # noqa: BLE001 - a scrape must succeed while the database is down
             logger.warning("export job gauges could not be read", exc_info=True)
             ok.add_metric([], 0)

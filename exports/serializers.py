@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from exports.columns import format_timestamp
+from exports.inputs import has_control_characters
 from exports.models import Export
 from exports.services import export_download_url
 
@@ -62,7 +63,12 @@ class ExportSerializer(serializers.BaseSerializer):
         return data
 
 
+def _no_control_characters(value: str) -> None:
+    if has_control_characters(value):
+        raise serializers.ValidationError("Control characters are not allowed.")
+
+
 class ExportListQuerySerializer(serializers.Serializer):
-    exportType = serializers.CharField(required=False, allow_blank=True)
+    exportType = serializers.CharField(required=False, allow_blank=True, validators=[_no_control_characters])
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
     offset = serializers.IntegerField(required=False, min_value=0, max_value=10_000_000, default=0)

@@ -161,10 +161,8 @@ def fail(export_id: ExportId, *, message: str, payload: str, kind: FailureKind, 
         error_message=message,
         error_payload=payload,
         failure_kind=kind,
-        upload_id="",
-        storage_key="",
-        storage_keys=[],
-        checkpoint={},
+        # The storage record (upload id, keys, checkpoint) stays until what it names has been
+        # removed (clear_upload): a clean-up that fails is tried again by the reconciler.
     )
 
 

@@ -23,6 +23,8 @@ from django.core import signing
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.urls import reverse
 
+from exportsite.conf import export_settings
+
 if TYPE_CHECKING:
     from storages.backends.s3 import S3Storage
 
@@ -269,33 +271,41 @@ def object_open(alias: str, key: str):
     return storages[alias].open(key, "rb")
 
 
-def list_objects(alias: str) -> Iterator[tuple[str, datetime]]:
-    """(key, last modified) of every stored object, multipart parts excluded."""
+def storage_location(alias: str) -> tuple[str, ...]:
+    """Where an alias keeps its objects: aliases with the same location share one bucket (or folder)."""
+    backend = storages[alias]
+    if _is_s3(backend):
+        return ("s3", str(getattr(backend, "endpoint_url", "") or ""), backend.bucket_name)
+    return ("folder", str(_folder(backend).resolve()))
+
+
+def _folder_files(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    base = root.joinpath(*[part for part in prefix.split("/") if part])
+    if not base.is_dir():
+        return
+    for path in base.rglob("*"):
+        key = path.relative_to(root).as_posix()
+        if path.is_file() and key.startswith(prefix) and not path.name.endswith(".tmp"):
+            yield key, path
+
+
+def list_objects(alias: str, *, prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every stored object under `prefix`, multipart parts excluded.
+    There is no whole-bucket listing: a bucket may hold other systems' objects."""
+    if not prefix.endswith("/") or prefix.startswith(("/", UPLOADS_DIR)):
+        raise ValueError(f"not a key prefix: {prefix!r}")
     backend = storages[alias]
     if _is_s3(backend):
         paginator = _s3_client(backend).get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=backend.bucket_name):
+        for page in paginator.paginate(Bucket=backend.bucket_name, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield item["Key"], item["LastModified"]
         return
-    root = _folder(backend)
-    if not root.exists():
-        return
-    for path in root.rglob("*"):
-        relative = path.relative_to(root)
-        if path.is_file() and relative.parts[0] != UPLOADS_DIR and not path.name.endswith(".tmp"):
-            yield relative.as_posix(), datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    for key, path in _folder_files(_folder(backend), prefix):
+        yield key, datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
-def list_uploads(alias: str) -> Iterator[tuple[str, str, datetime]]:
-    """(key, upload id, started) of every multipart upload still open."""
-    backend = storages[alias]
-    if _is_s3(backend):
-        paginator = _s3_client(backend).get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=backend.bucket_name):
-            for item in page.get("Uploads", []):
-                yield item["Key"], item["UploadId"], item["Initiated"]
-        return
+def _folder_uploads(backend: Storage) -> Iterator[tuple[str, str, datetime]]:
     uploads = _folder(backend) / UPLOADS_DIR
     if not uploads.exists():
         return
@@ -303,6 +313,38 @@ def list_uploads(alias: str) -> Iterator[tuple[str, str, datetime]]:
         key_file = parts_dir / KEY_FILE
         key = key_file.read_text(encoding="utf-8") if key_file.exists() else ""
         yield key, parts_dir.name, datetime.fromtimestamp(parts_dir.stat().st_mtime, UTC)
+
+
+def list_uploads(alias: str, *, prefix: str) -> Iterator[tuple[str, str, datetime]]:
+    """(key, upload id, started) of every multipart upload still open for a key under `prefix`."""
+    backend = storages[alias]
+    if _is_s3(backend):
+        paginator = _s3_client(backend).get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=backend.bucket_name, Prefix=prefix):
+            for item in page.get("Uploads", []):
+                yield item["Key"], item["UploadId"], item["Initiated"]
+        return
+    yield from (upload for upload in _folder_uploads(backend) if upload[0].startswith(prefix))
+
+
+def object_modified(alias: str, key: str) -> datetime | None:
+    """When an object was last written; None when there is none."""
+    storage = storages[alias]
+    if _is_s3(storage):
+        client = _s3_client(storage)
+        try:
+            return client.head_object(Bucket=storage.bucket_name, Key=key)["LastModified"]
+        except client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+    return storage.get_modified_time(key) if storage.exists(key) else None
+
+
+def upload_started(alias: str, *, key: str, upload_id: str) -> datetime | None:
+    """When an upload began; None when it is no longer open."""
+    found = (started for k, u, started in list_uploads(alias, prefix=key) if (k, u) == (key, upload_id))
+    return next(found, None)
 
 
 def object_sha256(alias: str, key: str) -> str:
@@ -324,17 +366,28 @@ def download_url(alias: str, key: str, *, filename: str, ttl_seconds: int, base_
                 "Bucket": storage.bucket_name,
                 "Key": key,
                 "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                # The file holds personal data: no browser or proxy may keep a copy.
+                "ResponseCacheControl": "private, no-store",
             },
             ExpiresIn=ttl_seconds,
         )
-    token = signing.dumps({"a": alias, "k": key, "f": filename, "t": ttl_seconds}, salt=DOWNLOAD_SALT, compress=True)
+    token = signing.dumps(
+        {"a": alias, "k": key, "f": filename, "t": ttl_seconds},
+        key=export_settings().download_signing_key,
+        salt=DOWNLOAD_SALT,
+        compress=True,
+    )
     return base_url.rstrip("/") + reverse("exports:download", kwargs={"token": token})
 
 
 def download_token_read(token: str) -> tuple[str, str, str]:
-    """(alias, key, filename) of a signed download token; raises signing.BadSignature if invalid or expired."""
-    unverified = signing.loads(token, salt=DOWNLOAD_SALT)
-    data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=int(unverified["t"]))
+    """(alias, key, filename) of a signed download token; raises signing.BadSignature if invalid or expired.
+
+    Signed with its own key, never SECRET_KEY or the webhook secret: whoever holds those (every
+    webhook receiver holds the latter) cannot forge a link to any file."""
+    key = export_settings().download_signing_key
+    unverified = signing.loads(token, key=key, salt=DOWNLOAD_SALT)
+    data = signing.loads(token, key=key, salt=DOWNLOAD_SALT, max_age=int(unverified["t"]))
     return data["a"], data["k"], data["f"]
 
 

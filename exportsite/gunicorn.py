@@ -17,6 +17,7 @@ from pathlib import Path
 from gunicorn import glogging
 
 from exportsite.env import env_int, env_list, env_str
+from exportsite.logging import RedactDownloadTokensFilter, redact_paths
 
 # EXPORTSITE_BIND wins (comma-separated, e.g. "0.0.0.0:8000" or "unix:/run/exportsite.sock");
 # else PORT, as platforms such as Heroku or Cloud Run set it.
@@ -46,7 +47,14 @@ loglevel = "info"
 
 
 class JsonAccessLogger(glogging.Logger):
-    """Access-log lines as JSON objects, like the application's own logs (LOG_FORMAT=json)."""
+    """Access-log lines as JSON objects, like the application's own logs (LOG_FORMAT=json).
+    Download tokens are bearer credentials: paths show `/downloads/<redacted>`, in the access
+    lines and in gunicorn's own error lines ("Error handling request /downloads/…")."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        if not any(isinstance(f, RedactDownloadTokensFilter) for f in self.error_log.filters):
+            self.error_log.addFilter(RedactDownloadTokensFilter())
 
     def access(self, resp, req, environ, request_time) -> None:
         if not self.access_log_enabled:
@@ -60,7 +68,7 @@ class JsonAccessLogger(glogging.Logger):
             "event": "http request",
             "correlation_id": request_id,
             "method": atoms["m"],
-            "path": atoms["U"],
+            "path": redact_paths(atoms["U"]),
             "query": atoms["q"] or "",
             "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
             "bytes": atoms["B"],

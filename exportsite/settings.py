@@ -13,6 +13,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -267,6 +268,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "exportsite.client_ip.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The cache handler keeps no database records, so the axes admin pages would be empty (and its
+# edit views fail): lockouts are read and lifted with `manage.py axes_reset*` instead.
+AXES_ENABLE_ADMIN = False
 # A per-process cache is fine for the zero-setup demo (one process); axes warns about it.
 SILENCED_SYSTEM_CHECKS = [] if _CACHE_URL else ["axes.W001"]
 
@@ -398,6 +402,13 @@ EXPORTS_API_RATE = env_str("EXPORTS_API_RATE", "300/min")
 EXPORTS_WEBHOOK_TOLERANCE_SECONDS = 300
 # Optional egress proxy for webhooks (http://host:port): then the proxy, not the worker, connects.
 EXPORTS_WEBHOOK_PROXY = env_str("EXPORTS_WEBHOOK_PROXY", "")
+if EXPORTS_WEBHOOK_PROXY:
+    _proxy = urlsplit(EXPORTS_WEBHOOK_PROXY)
+    if _proxy.scheme != "http" or not _proxy.hostname or _proxy.path not in ("", "/"):
+        raise ImproperlyConfigured(
+            "Environment variable EXPORTS_WEBHOOK_PROXY must look like http://host:port, "
+            f"got {EXPORTS_WEBHOOK_PROXY!r}."
+        )
 # Webhooks go to public addresses only, unless this is on: otherwise anyone allowed to request an
 # export could make the worker POST into the service's own network (SSRF).
 EXPORTS_WEBHOOK_ALLOW_PRIVATE = env_bool("EXPORTS_WEBHOOK_ALLOW_PRIVATE", False)
@@ -442,5 +453,9 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "werkzeug": {"level": "WARNING"},
+        # Request lines of `manage.py serve` and Django's request errors go through our handler,
+        # whose filter redacts /downloads/ tokens (Django's own handlers would print them).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "propagate": False},
     },
 }

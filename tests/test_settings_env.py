@@ -72,6 +72,9 @@ def test_the_idle_poll_reaches_the_dramatiq_program(tmp_path):
             "EXPORTS_PART_SIZE_KB must be >= 5120 with AWS S3",
         ),
         ({"DRAMATIQ_BROKER_URL": "ftp://nope"}, "DRAMATIQ_BROKER_URL must be a redis:// or amqp:// URL"),
+        ({"EXPORTS_WEBHOOK_PROXY": "socks5://proxy:1080"}, "EXPORTS_WEBHOOK_PROXY must look like http://host:port"),
+        ({"EXPORTS_METRICS_ALLOWED_NETWORKS": "10.0.0.0/33"}, "EXPORTS_METRICS_ALLOWED_NETWORKS"),
+        ({"EXPORTS_METRICS_TOKEN": "short"}, "EXPORTS_METRICS_TOKEN must be at least 32 characters"),
     ],
 )
 def test_bad_environment_stops_manage_py_with_a_message(env, message, tmp_path):

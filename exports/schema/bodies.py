@@ -38,6 +38,7 @@ _ERROR_MEANINGS = {
     403: "Authenticated, but missing the permission (`Invalid user permissions.`).",
     404: "Not found, or not visible to this user (existence is never revealed).",
     410: "The download link has expired.",
+    413: "The body is over `EXPORTSITE_MAX_BODY_BYTES` (`Request body too large.`).",
     415: "The body is not `application/json`.",
     429: "Too many requests (per-user rate) or too many active exports; see `Retry-After`.",
 }

@@ -49,7 +49,7 @@ export_create = extend_schema(
         201: OpenApiResponse(Export, description="A new job."),
         200: OpenApiResponse(Export, description="The identical active job."),
         400: error_response(400, example=("Campaign not found.", "Campaign 7 not found.")),
-        **error_responses(401, 403, 404, 415, 429),
+        **error_responses(401, 403, 404, 413, 415, 429),
     },
 )
 
@@ -91,6 +91,7 @@ export_retrieve = extend_schema(
     parameters=[_CAMPAIGN_ID, _EXPORT_ID],
     responses={
         200: Export,
+        400: error_response(400, "A path id with control characters."),
         **error_responses(401, 403),
         404: error_response(
             404, example=("Export not found.", "Export 5e80f56a-1b0d-44fa-835e-2f0ad588d4f3 not found.")
@@ -150,7 +151,7 @@ class _TokenObtainViewSchema(_SimplejwtViewSchema):
                 "Wrong credentials.",
                 example=("Authentication required.", "No active account found with the given credentials"),
             ),
-            **error_responses(415, 429),
+            **error_responses(413, 415, 429),
         },
     )
 
@@ -166,6 +167,6 @@ class _TokenRefreshViewSchema(_SimplejwtViewSchema):
             200: TokenPair,
             400: error_response(400, "A missing refresh token."),
             401: error_response(401, "An invalid or expired refresh token."),
-            **error_responses(415, 429),
+            **error_responses(413, 415, 429),
         },
     )

@@ -28,8 +28,6 @@ _HEALTH_CHECK_SCHEMA = {
     "properties": {
         "status": {"type": "string", "enum": ["ok", "fail"]},
         "ms": {"type": "number", "description": "How long the check took (or has been waiting)."},
-        "backend": {"type": "string", "description": "e.g. postgresql, redis, in-process, s3, local."},
-        "error": {"type": "string", "description": "Why it failed (only when `status` is `fail`)."},
     },
     "required": ["status", "ms"],
 }
@@ -51,7 +49,7 @@ def _plain_paths() -> dict:
                 "summary": "Health: database, broker and storage",
                 "description": (
                     "Runs the three checks in parallel, each bounded by about 3 s, and names the ones "
-                    "that failed. The in-memory broker (no `DRAMATIQ_BROKER_URL`) reports `in-process`."
+                    "that failed. Only ok/fail per check: why a check failed goes to the logs."
                 ),
                 "tags": ["operations"],
                 "security": [],
@@ -74,7 +72,7 @@ def _plain_paths() -> dict:
                 ],
                 "responses": {
                     "200": {
-                        "description": "The file, as an attachment.",
+                        "description": "The file, as an attachment (`Cache-Control: private, no-store`).",
                         "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                     },
                     "404": _error_response("Invalid link, or the file no longer exists."),
@@ -86,13 +84,17 @@ def _plain_paths() -> dict:
             "get": {
                 "operationId": "metrics",
                 "summary": "Prometheus metrics (text exposition format)",
+                "description": "Open unless `EXPORTS_METRICS_TOKEN` (bearer token) or "
+                "`EXPORTS_METRICS_ALLOWED_NETWORKS` (client address allow-list) is set.",
                 "tags": ["operations"],
                 "security": [],
                 "responses": {
                     "200": {
                         "description": "HTTP, process and export-job metrics of the answering process.",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
+                    },
+                    "401": _error_response("A token is configured and the request has none, or a wrong one."),
+                    "403": _error_response("An allow-list is configured and the client address is not in it."),
                 },
             }
         },

@@ -6,10 +6,11 @@ import hashlib
 import logging
 
 from campaigns.models import Entry
-from exports import states, storage
-from exports.models import ExportEvent
+from exports import states
+from exports.models import ACTIVE_STATUSES, Export, ExportEvent
 from exports.selectors import exports_of_campaigns
 from exports.services.actions import export_audit
+from exports.services.outcomes import discard_stored
 from exports.types import EXPORT_TYPES
 
 logger = logging.getLogger(__name__)
@@ -22,19 +23,22 @@ def ccpa_exempt_types() -> set[str]:
 
 def ccpa_delete_user_exports(*, user_id: str, actor) -> dict:
     """Delete files and records; idempotent (a repeat finds nothing). `user_id` is the fan's
-    global user id. Running jobs are cancelled first; their worker aborts its upload."""
+    global user id. Running jobs are cancelled first; their uploads are aborted here (a worker
+    that died would never do it) and every file counted in `files` was deleted."""
     campaign_ids = list(
         Entry.objects.filter(fan__global_user_id=user_id).values_list("campaign_id", flat=True).distinct()
     )
     exports = list(exports_of_campaigns(campaign_ids=campaign_ids).exclude(export_type__in=ccpa_exempt_types()))
     files = 0
     for export in exports:
-        if export.status in ("PENDING", "TRIGGERED"):
+        if export.status in ACTIVE_STATUSES:
             states.cancel(export.pk)
-        for key in [k for k in (export.storage_keys or [export.storage_key]) if k]:
-            if export.status == "FINISHED" and storage.object_exists(export.storage_alias, key):
-                storage.object_delete(export.storage_alias, key)
-                files += 1
+        # Read again: the job may have finished (or a worker recorded an upload) since the
+        # listing, and its status then no longer says what is stored. Whatever it says, the
+        # job's upload is aborted and every key it recorded is deleted.
+        current = Export.objects.filter(pk=export.pk).first()
+        if current is not None:
+            files += discard_stored(current)
     deleted = 0
     for export in exports:
         deleted += export.delete()[1].get("exports.Export", 0)

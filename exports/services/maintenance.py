@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from exports import metrics, states, storage
 from exports.models import ACTIVE_STATUSES, ExpiredReason, Export, FailureKind, PeriodicTask
+from exports.services import pipeline
 from exports.services.notifications import export_ended
+from exports.services.outcomes import discard_stored
 from exports.services.requesting import export_enqueue
 from exports.types import EXPORT_TYPES
 from exportsite.conf import export_settings
@@ -38,18 +41,19 @@ class ReconcileReport:
         return dict(self.__dict__)
 
 
-def _abort_upload_of(export: Export) -> bool:
-    if not export.upload_id or not export.storage_key:
+def _abort_upload_of(export: Export) -> bool | None:
+    """Remove what an ended job left in storage: its open upload, or a multi-object job's
+    uploads and completed objects (in its checkpoint; such rows have no upload id). True when
+    something was removed, False when there was nothing, None when it failed (the row keeps the
+    record, so the ended-with-upload pass tries again)."""
+    if not export.upload_id and not (export.checkpoint or {}).get("open"):
         return False
-    export_type = EXPORT_TYPES.get(export.export_type)
-    upload = storage.multipart_upload(
-        export.storage_alias,
-        key=export.storage_key,
-        content_type=export_type.content_type if export_type else "application/octet-stream",
-        acl=export_type.acl if export_type else "private",
-        upload_id=export.upload_id,
-    )
-    upload.abort()
+    try:
+        discard_stored(export)
+    except Exception:
+        log = {"export_id": str(export.pk)}
+        logger.exception("aborting the upload failed; the orphan cleaner will remove it", extra=log)
+        return None
     return True
 
 
@@ -69,8 +73,8 @@ def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
             message="The export could not finish before its deadline.",
         ):
             metrics.record_job_end(export.export_type, "EXPIRED", metrics.seconds_since(export.triggered_at))
-            _abort_upload_of(export)
-            states.clear_upload(export.pk)
+            if _abort_upload_of(export) is not None:
+                states.clear_upload(export.pk)
             report.expired += 1
             export_ended(export_id=str(export.pk))
     resend_before = now - timedelta(seconds=conf.reenqueue_after_seconds)
@@ -78,10 +82,13 @@ def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
     for export in lost.exclude(enqueued_at__gte=resend_before).order_by("created_at"):
         if export_enqueue(export_id=str(export.pk), export_type=export.export_type):
             report.reenqueued += 1
-    ended_with_upload = Export.objects.exclude(status__in=(*ACTIVE_STATUSES, "FINISHED")).exclude(upload_id="")
+    ended_with_upload = Export.objects.exclude(status__in=(*ACTIVE_STATUSES, "FINISHED")).filter(
+        ~Q(upload_id="") | Q(checkpoint__has_key="open")
+    )
     for export in ended_with_upload:
-        report.uploads_aborted += int(_abort_upload_of(export))
-        states.clear_upload(export.pk)
+        if _abort_upload_of(export):
+            report.uploads_aborted += 1
+            states.clear_upload(export.pk)
     if any(report.as_dict().values()):
         logger.info("exports reconciled", extra=report.as_dict())
     return report
@@ -99,8 +106,8 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
             message="The export took longer than its time limit.",
         ):
             metrics.record_job_end(export.export_type, "EXPIRED", metrics.seconds_since(export.triggered_at))
-            _abort_upload_of(export)
-            states.clear_upload(export.pk)
+            if _abort_upload_of(export) is not None:
+                states.clear_upload(export.pk)
             report.expired += 1
             export_ended(export_id=str(export.pk))
         return
@@ -129,7 +136,8 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
     ):
         metrics.record_job_end(export.export_type, "FAILED", metrics.seconds_since(export.triggered_at))
         metrics.record_failure(export.export_type, FailureKind.TRANSIENT)
-        _abort_upload_of(export)
+        if _abort_upload_of(export) is not None:
+            states.clear_upload(export.pk)
         report.gave_up += 1
         export_ended(export_id=str(export.pk))
 
@@ -155,25 +163,86 @@ class OrphanReport:
 
 
 def export_find_orphans(*, min_age_seconds: int | None = None, now: datetime | None = None) -> OrphanReport:
-    """Objects and open multipart uploads in the export storages that no job owns."""
+    """Objects and open multipart uploads in the export storages that no job owns.
+
+    Only exportsite's own key prefixes are listed, each bucket (or folder) once however many
+    aliases share it, and a key is owned by (bucket, key), not by alias. Types whose objects sit
+    in someone else's folders (SFMC) own no prefix: only the keys and uploads their ended jobs
+    recorded are candidates there, nothing else in those folders is ours."""
     now = now or timezone.now()
     age = export_settings().orphan_min_age_seconds if min_age_seconds is None else min_age_seconds
     older_than = now - timedelta(seconds=age)
-    owned_keys: set[tuple[str, str]] = set()
-    for alias, key, keys in Export.objects.filter(status__in=(*ACTIVE_STATUSES, "FINISHED")).values_list(
-        "storage_alias", "storage_key", "storage_keys"
-    ):
-        owned_keys.update((alias, k) for k in [key, *(keys or [])] if k)
-    owned_uploads = set(Export.objects.exclude(upload_id="").values_list("upload_id", flat=True))
+    buckets = _export_buckets()
+    location = {alias: storage.storage_location(alias) for alias in settings.EXPORT_STORAGE_ALIASES}
+    owned_keys, owned_uploads = _owned(location)
     report = OrphanReport()
-    for alias in settings.EXPORT_STORAGE_ALIASES:
-        for key, modified in storage.list_objects(alias):
-            if (alias, key) not in owned_keys and modified < older_than:
-                report.objects.append((alias, key))
-        for key, upload_id, started in storage.list_uploads(alias):
-            if upload_id not in owned_uploads and started < older_than:
-                report.uploads.append((alias, key, upload_id))
+    for alias, prefixes in buckets.values():
+        for prefix in sorted(prefixes):
+            for key, modified in storage.list_objects(alias, prefix=prefix):
+                if (location[alias], key) not in owned_keys and modified < older_than:
+                    report.objects.append((alias, key))
+            for key, upload_id, started in storage.list_uploads(alias, prefix=prefix):
+                if upload_id not in owned_uploads and started < older_than:
+                    report.uploads.append((alias, key, upload_id))
+    _recorded_orphans(report, location, owned_keys, owned_uploads, older_than)
     return report
+
+
+def _export_buckets() -> dict[tuple[str, ...], tuple[str, set[str]]]:
+    """Each storage location once: an alias that reaches it and the key prefixes exportsite owns
+    there (those of the types stored in any alias at that location)."""
+    buckets: dict[tuple[str, ...], tuple[str, set[str]]] = {}
+    for alias in settings.EXPORT_STORAGE_ALIASES:
+        _, prefixes = buckets.setdefault(storage.storage_location(alias), (alias, set()))
+        for export_type in EXPORT_TYPES.values():
+            if export_type.storage_alias == alias and export_type.own_key_prefix:
+                prefixes.add(export_type.own_key_prefix)
+    return buckets
+
+
+def _owned(location: dict[str, tuple[str, ...]]) -> tuple[set[tuple[tuple[str, ...], str]], set[str]]:
+    """(location, key) of every file of a live or FINISHED job, and every upload id a job holds
+    (a running multi-object job's uploads, and objects just completed, are in its checkpoint)."""
+    owned_keys: set[tuple[tuple[str, ...], str]] = set()
+    live = Export.objects.filter(status__in=(*ACTIVE_STATUSES, "FINISHED"), storage_alias__in=list(location))
+    for alias, key, keys, checkpoint in live.values_list("storage_alias", "storage_key", "storage_keys", "checkpoint"):
+        opened = [k for k, _ in pipeline.multi_recorded(checkpoint or {})]
+        owned_keys.update((location[alias], k) for k in [key, *(keys or []), *opened] if k)
+    owned_uploads = set(Export.objects.exclude(upload_id="").values_list("upload_id", flat=True))
+    for checkpoint in live.filter(status__in=ACTIVE_STATUSES).values_list("checkpoint", flat=True):
+        owned_uploads.update(u for _, u in pipeline.multi_recorded(checkpoint or {}) if u)
+    return owned_keys, owned_uploads
+
+
+def _recorded_orphans(
+    report: OrphanReport,
+    location: dict[str, tuple[str, ...]],
+    owned_keys: set[tuple[tuple[str, ...], str]],
+    owned_uploads: set[str],
+    older_than: datetime,
+) -> None:
+    """Keys and uploads that ended jobs of prefix-less (multi-object) types recorded and left."""
+    types = [key for key, export_type in EXPORT_TYPES.items() if export_type.own_key_prefix is None]
+    ended = Export.objects.exclude(status__in=(*ACTIVE_STATUSES, "FINISHED")).filter(
+        export_type__in=types, storage_alias__in=list(location)
+    )
+    seen = {(location[alias], key) for alias, key in report.objects} | owned_keys
+    for export in ended.only("storage_alias", "storage_key", "storage_keys", "checkpoint"):
+        alias, recorded = export.storage_alias, pipeline.multi_recorded(export.checkpoint or {})
+        for key in dict.fromkeys([export.storage_key, *(export.storage_keys or []), *(k for k, _ in recorded)]):
+            if not key or (location[alias], key) in seen:
+                continue
+            seen.add((location[alias], key))
+            modified = storage.object_modified(alias, key)
+            if modified is not None and modified < older_than:
+                report.objects.append((alias, key))
+        for key, upload_id in recorded:
+            if not upload_id or upload_id in owned_uploads:
+                continue
+            owned_uploads.add(upload_id)  # listed once
+            started = storage.upload_started(alias, key=key, upload_id=upload_id)
+            if started is not None and started < older_than:
+                report.uploads.append((alias, key, upload_id))
 
 
 def export_clean_orphans(report: OrphanReport) -> None:

@@ -60,7 +60,7 @@ def export_send_email(*, export_id: str) -> None:
 
 
 def export_send_webhook(*, export_id: str) -> None:
-    """POST the export JSON (no download link) signed with HMAC-SHA256; raises to be retried."""
+    """POST the export JSON (no download link), signed and timestamped; raises to be retried."""
     from exports.serializers import ExportSerializer
 
     export = Export.objects.select_related("campaign", "requester").get(pk=export_id)
@@ -74,6 +74,7 @@ def export_send_webhook(*, export_id: str) -> None:
             payload=payload,
             secret=conf.webhook_secret,
             allow_private=conf.webhook_allow_private,
+            proxy=conf.webhook_proxy,
         )
     except notify.WebhookRefused as refused:
         logger.warning("export webhook refused", extra={"export_id": str(export.pk), "reason": str(refused)})

@@ -12,9 +12,11 @@ import logging
 from exports import metrics, states, storage
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
 from exports.models import ExpiredReason, Export, FailureKind
+from exports.services import pipeline
 from exports.services.failures import is_transient
 from exports.services.notifications import export_ended
 from exports.services.requesting import export_enqueue
+from exports.types import EXPORT_TYPES
 from exports.types.base import ExportType
 from exportsite.conf import export_settings
 
@@ -32,13 +34,60 @@ class RunAttempt:
         self.log = {"export_id": str(export.pk), "campaign_id": export.campaign_id, "export_type": export_type.key}
 
 
-def abort_quietly(upload: storage.MultipartUpload | None, log_extra: dict) -> None:
+def abort_quietly(upload: storage.MultipartUpload | None, log_extra: dict) -> bool:
+    """False when the abort failed: the job then keeps its upload record for the reconciler."""
     if upload is None:
-        return
+        return True
     try:
         upload.abort()
     except Exception:
-        logger.exception("aborting the upload failed; the orphan cleaner will remove it", extra=log_extra)
+        logger.exception("aborting the upload failed; the reconciler will try again", extra=log_extra)
+        return False
+    return True
+
+
+def discard_stored(export: Export) -> int:
+    """Remove everything a job put in storage, whatever its status says: its open upload, the
+    uploads and objects of a multi-object attempt (checkpoint), and its files. Returns how many
+    objects were deleted. For jobs that will not finish (or must not keep their files)."""
+    export_type = EXPORT_TYPES.get(export.export_type)
+    alias = export.storage_alias or (export_type.storage_alias if export_type else "")
+    if not alias:
+        return 0
+    if export.upload_id and export.storage_key:
+        storage.multipart_upload(
+            alias, key=export.storage_key, content_type="", acl="private", upload_id=export.upload_id
+        ).abort()
+    deleted = pipeline.discard_multi(alias, export.checkpoint or {})
+    for key in dict.fromkeys([*(export.storage_keys or []), export.storage_key]):
+        if key and storage.object_exists(alias, key):
+            storage.object_delete(alias, key)
+            deleted += 1
+    return deleted
+
+
+def _discard_multi_quietly(attempt: RunAttempt) -> bool:
+    """write_multi removes its uploads and objects itself; this repeats it from the checkpoint,
+    while this attempt still owns the job, in case that clean-up stopped half way."""
+    if attempt.export_type.output != "multi":
+        return True
+    checkpoint = (
+        Export.objects.filter(pk=attempt.export.pk, attempts=attempt.number)
+        .values_list("checkpoint", flat=True)
+        .first()
+    )
+    try:
+        pipeline.discard_multi(attempt.export.storage_alias or attempt.export_type.storage_alias, checkpoint or {})
+    except Exception:
+        logger.exception("discarding the uploads failed; the reconciler will try again", extra=attempt.log)
+        return False
+    return True
+
+
+def _discard_attempt_storage(attempt: RunAttempt) -> bool:
+    """Abort this attempt's upload(s); True when nothing is left that the job's record names."""
+    aborted = abort_quietly(attempt.upload, attempt.log)
+    return _discard_multi_quietly(attempt) and aborted
 
 
 def is_worker_time_limit(exc: BaseException) -> bool:
@@ -62,31 +111,34 @@ def _record_end(attempt: RunAttempt, exc: BaseException) -> str:
         if current is None or current[0] not in ("PENDING", "TRIGGERED") or current[1] == number:
             # Cancelled or expired: nobody will resume this upload. (If another attempt took the
             # job over, the upload is its now, and must survive.)
-            abort_quietly(attempt.upload, log)
-            states.clear_upload(pk)
+            if _discard_attempt_storage(attempt):
+                states.clear_upload(pk)
         logger.info("export stopped: no longer this worker's", extra=log)
         return "stopped"
     if is_transient(exc) and _retry_later(attempt, exc):
         return "retrying"
-    abort_quietly(attempt.upload, log)
+    # A record whose clean-up failed stays on the ended job: the reconciler's pass over ended
+    # jobs with an upload tries again, then clears it.
+    cleaned = _discard_attempt_storage(attempt)
     if isinstance(exc, ExportDeadlineExceeded) or is_worker_time_limit(exc):
         message = "The export took longer than its time limit and was stopped."
         if states.expire(
             pk, reason=ExpiredReason.TIMEOUT, from_statuses=("TRIGGERED",), attempt=number, message=message
         ):
             count_end(attempt, "EXPIRED")
-        states.clear_upload(pk)
+        if cleaned:
+            states.clear_upload(pk)
         logger.warning("export expired: time limit", extra=log)
         return "expired"
     if isinstance(exc, ExportFailure):
-        _fail(attempt, FailureKind.DATA, exc.message, exc.payload)
+        _fail(attempt, FailureKind.DATA, exc.message, exc.payload, cleaned=cleaned)
         logger.warning("export failed: data", extra={**log, "reason": exc.payload})
         return "failed"
     if is_transient(exc):
         message = (
             f"The export failed {number} times because the database, storage or broker was unavailable. Retry it later."
         )
-        _fail(attempt, FailureKind.TRANSIENT, message, type(exc).__name__)
+        _fail(attempt, FailureKind.TRANSIENT, message, type(exc).__name__, cleaned=cleaned)
         logger.error("export failed: transient errors, attempts exhausted", extra=log, exc_info=exc)
         return "failed"
     message = (
@@ -94,14 +146,16 @@ def _record_end(attempt: RunAttempt, exc: BaseException) -> str:
         f"report correlation id {attempt.export.correlation_id or pk}."
     )
     # The exception's text stays in the logs: it may quote data, and clients read the payload.
-    _fail(attempt, FailureKind.INTERNAL, message, type(exc).__name__)
+    _fail(attempt, FailureKind.INTERNAL, message, type(exc).__name__, cleaned=cleaned)
     logger.error("export failed: internal error", extra=log, exc_info=exc)
     return "failed"
 
 
-def _fail(attempt: RunAttempt, kind: FailureKind, message: str, payload: str) -> None:
+def _fail(attempt: RunAttempt, kind: FailureKind, message: str, payload: str, *, cleaned: bool) -> None:
     if states.fail(attempt.export.pk, message=message, payload=payload, kind=kind, attempt=attempt.number):
         count_end(attempt, "FAILED", kind)
+        if cleaned:
+            states.clear_upload(attempt.export.pk)
 
 
 def count_end(attempt: RunAttempt, status: str, failure_kind: str = "") -> None:
@@ -117,6 +171,7 @@ def _retry_later(attempt: RunAttempt, exc: BaseException) -> bool:
         return False
     if attempt.export_type.output != "single":
         abort_quietly(attempt.upload, attempt.log)
+        _discard_multi_quietly(attempt)
         states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
     if not states.requeue(
         attempt.export.pk,

@@ -217,11 +217,37 @@ def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMoni
         for finished, parts in pending:
             finished.complete(parts)
     except BaseException:
-        for leftover in [u for u, _ in pending] + ([upload] if upload is not None else []):
-            leftover.abort()
-            storage.object_delete(export_type.storage_alias, leftover.key)
+        leftovers = [u for u, _ in pending] + ([upload] if upload is not None else [])
+        # One failed clean-up step must not stop the others: the checkpoint keeps them recorded.
+        for leftover in leftovers:
+            try:
+                leftover.abort()
+                storage.object_delete(export_type.storage_alias, leftover.key)
+            except Exception:  # noqa: BLE001 - the original error is the one to raise
+                continue
         raise
     return RunResult(rows=monitor.rows, bytes=total_bytes, sha256=digest.hexdigest(), keys=[u.key for u, _ in pending])
+
+
+def multi_recorded(checkpoint: dict) -> list[tuple[str, str]]:
+    """(key, upload id) of every object a multi-object attempt recorded in its checkpoint: each
+    upload it opened (completed or not: they are completed together at the very end), and the
+    finished keys older versions recorded under "keys" (no upload id)."""
+    opened = [(str(key), str(upload_id)) for key, upload_id in checkpoint.get("open", [])]
+    return opened + [(str(key), "") for key in checkpoint.get("keys", [])]
+
+
+def discard_multi(alias: str, checkpoint: dict) -> int:
+    """Abort every upload a multi-object attempt recorded and delete the objects it completed;
+    returns how many objects were deleted. Safe to repeat."""
+    deleted = 0
+    for key, upload_id in multi_recorded(checkpoint):
+        if upload_id:
+            storage.multipart_upload(alias, key=key, content_type="", acl="private", upload_id=upload_id).abort()
+        if storage.object_exists(alias, key):
+            storage.object_delete(alias, key)
+            deleted += 1
+    return deleted
 
 
 def _hashing_write(write, digest):

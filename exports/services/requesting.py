@@ -17,6 +17,7 @@ from django.utils import timezone
 from campaigns.selectors import campaign_get_visible
 from exports import notify, selectors, states
 from exports.errors import BadRequest, CampaignNotFound, InvalidExportType, QuotaExceeded
+from exports.inputs import reject_control_characters
 from exports.models import Export, ExportEvent
 from exports.options import OPTION_NAMES, parse_options
 from exports.types import EXPORT_TYPES, export_type_get
@@ -50,6 +51,9 @@ def export_request(
 
 
 def _export_request(*, campaign_id: object, body: dict, user, correlation_id: str) -> tuple[Export, bool]:
+    # Every string of the body at once, before any of it reaches a lookup, a log line or the
+    # database (PostgreSQL refuses NUL): the types' parameters and the options need no check.
+    reject_control_characters(value=body)
     export_type = export_type_get(body.get("exportType"))
     if export_type is None:
         raise InvalidExportType(body.get("exportType"))

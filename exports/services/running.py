@@ -136,12 +136,7 @@ def _resume_point(attempt: RunAttempt) -> _Resume | None:
 def _discard_multi_leftovers(attempt: RunAttempt, checkpoint: dict) -> None:
     """A multi-file run starts over: remove what an interrupted attempt left (its finished
     objects and its open upload), so consumers never see a partial or doubled set."""
-    alias = attempt.export_type.storage_alias
-    for key in checkpoint.get("keys", []):
-        storage.object_delete(alias, key)
-    for key, upload_id in checkpoint.get("open", []):
-        storage.multipart_upload(alias, key=key, content_type="", acl="private", upload_id=upload_id).abort()
-        storage.object_delete(alias, key)  # completed just before the worker died
+    pipeline.discard_multi(attempt.export.storage_alias or attempt.export_type.storage_alias, checkpoint)
     if checkpoint:
         states.clear_upload_of_active(attempt.export.pk, attempt=attempt.number)
 

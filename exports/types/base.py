@@ -175,6 +175,13 @@ class ExportType:
         name = self.file_name(campaign=campaign, created_at=created_at, extension=extension)
         return f"{self.key}/{campaign.pk}/{export_id}/{name}"
 
+    @property
+    def own_key_prefix(self) -> str | None:
+        """The key prefix of this type's objects (see `storage_key`), which nothing else uses; None
+        when the objects are named by their consumer instead (multi-object types: SFMC's shared
+        folders), so that only the keys its jobs recorded are exportsite's."""
+        return None if self.output == "multi" else f"{self.key}/"
+
     def available_headers(self, campaign: Campaign) -> list[str] | None:
         """Every column header this campaign's file would have (for the `columns` option);
         None when the type cannot choose columns."""

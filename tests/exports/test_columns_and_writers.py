@@ -2,11 +2,19 @@
 
 import csv
 import io
+import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from exports.columns import format_answer, format_select_show, format_timestamp, guard_formula
+from exports.columns import (
+    FIRST_TO_CHECK,
+    format_answer,
+    format_select_show,
+    format_timestamp,
+    guard_formula,
+    needs_formula_guard,
+)
 from exports.storage import MultipartUpload, UploadedPart
 from exports.writers import DelimitedWriter, PartUploader
 
@@ -28,10 +36,52 @@ from exports.writers import DelimitedWriter, PartUploader
         ("", ""),
         ("Zoë", "Zoë"),
         ("-5\n", "'-5\n"),
+        # Full-width and other compatibility forms: decided on the NFKC text, written as stored.
+        ("＝cmd", "'＝cmd"),
+        ("－x", "'－x"),
+        ("＠SUM", "'＠SUM"),
+        ("﹦1", "'﹦1"),
+        ("＋1", "＋1"),
+        ("＋１２３", "＋１２３"),
+        ("-５", "-５"),
+        ("⁺1", "⁺1"),
+        # Leading whitespace and invisible characters do not hide a trigger.
+        (" =cmd", "' =cmd"),
+        ("\u200b=cmd", "'\u200b=cmd"),
+        ("\ufeff+x", "'\ufeff+x"),
+        ("\u3000@x", "'\u3000@x"),
+        ("\n=x", "'\n=x"),
+        ("\u00a0\t1", "'\u00a0\t1"),
+        ("\u2060\u200d-x", "'\u2060\u200d-x"),
+        (" -5", " -5"),
+        ("\u200b+15551234567", "\u200b+15551234567"),
+        # NFKC composes `=` + U+0338 into `≠`, but a spreadsheet sees the `=`.
+        ("=\u0338x", "'=\u0338x"),
+        (" ", " "),
+        ("\u200b", "\u200b"),
+        (" a=b", " a=b"),
+        ("ébène", "ébène"),
+        ("山田", "山田"),
     ],
 )
 def test_formula_guard(raw, expected):
     assert guard_formula(raw) == expected
+
+
+def test_first_characters_to_check_are_those_that_can_start_a_trigger():
+    """guard_formula (and its SQL twin) settle a cell whose first character is outside
+    FIRST_TO_CHECK without normalising it; this is the list that makes that exact."""
+    characters = [chr(c) for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert {c for c in characters if needs_formula_guard(c + "=x")} == FIRST_TO_CHECK
+
+
+def test_no_combining_mark_turns_a_settled_first_character_into_a_trigger():
+    # NFKC composes a first character with the marks after it; for a settled one the result
+    # is a letter or symbol (`e` + U+0301 = `é`, `<` + U+0338 = `≮`). `≠` is the one settled
+    # character whose decomposition starts with a trigger (`=` + U+0338).
+    marks = [chr(c) for c in range(0x80, 0x110000) if unicodedata.category(chr(c)).startswith("M")]
+    settled = [chr(c) for c in range(1, 0x80) if chr(c) not in FIRST_TO_CHECK] + ["≠"]
+    assert [first + mark for first in settled for mark in marks if needs_formula_guard(first + mark + "=x")] == []
 
 
 def test_timestamps_are_utc_iso_with_milliseconds():

@@ -1,11 +1,15 @@
 """The PostgreSQL COPY fast path writes the same bytes as the portable path."""
 
+import csv
+import io
 from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection
 
 from campaigns.models import Campaign, Entry, Fan, Market
+from exports import columns_sql
+from exports.columns import guard_formula
 from exports.services import copy_path, export_request, export_run
 from tests.conftest import read_export_bytes
 from tests.factories import UserFactory
@@ -21,7 +25,27 @@ ANSWERS = [
     # Text that looks like another JSON type stays text; a number's own text is normalised.
     {"p1": "2", "p2": "5.0", "p3": "[not a list]", "p4": "-x", "p5": "true"},
     {"p1": '{"k": 1}', "p2": 1e2, "p3": -0.5, "p4": "ébène", "p5": "12 tickets"},
+    # Triggers hidden behind NFKC, whitespace or invisible characters (see AWKWARD).
+    {"p1": "＝cmd", "p2": " -5", "p3": "\u200b=cmd", "p4": ["\ufeff+x", "y"], "p5": "＋１２３"},
+    {"p1": "\u3000@x", "p2": "ébène", "p3": [" =a"], "p4": "＋1", "p5": "=\u0338x"},
 ]
+
+# Cells the formula guard must see through, with what both paths must write for each.
+AWKWARD = {
+    "＝cmd": "'＝cmd",
+    "＋1": "＋1",
+    "－x": "'－x",
+    "＠SUM": "'＠SUM",
+    " =cmd": "' =cmd",
+    "\u200b=cmd": "'\u200b=cmd",
+    "\ufeff+x": "'\ufeff+x",
+    "\u3000@x": "'\u3000@x",
+    " -5": " -5",
+    "＋１２３": "＋１２３",
+    "ébène": "ébène",
+    "\u00a0\t1": "'\u00a0\t1",
+    "=\u0338x": "'=\u0338x",
+}
 
 
 def _dataset() -> Campaign:
@@ -52,8 +76,9 @@ def _dataset() -> Campaign:
         "+",
         "+12a",
         "-1.5e3",
+        *AWKWARD,
     ]
-    for index in range(40):
+    for index in range(2 * len(names)):
         fan = Fan.objects.create(
             tm_id=f"tm{index}" if index % 7 else "",
             member_id=names[index % len(names)],
@@ -149,3 +174,39 @@ def test_fast_path_bytes_equal_portable_path_bytes(settings, monkeypatch, body):
         assert fast == portable
         if "filters" not in variant:
             assert fast.count(b"\n") > 3
+        if variant == {"exportType": "entries"}:
+            _assert_awkward_cells(fast.decode("utf-8"))
+
+
+def _assert_awkward_cells(tsv: str) -> None:
+    cells = {cell for row in csv.reader(io.StringIO(tsv, newline=""), delimiter="\t") for cell in row}
+    for raw, expected in AWKWARD.items():
+        assert expected in cells, (raw, expected)
+        if expected != raw:
+            assert raw not in cells, raw
+    # Answers: a joined list is guarded as one cell.
+    assert "'\ufeff+x,y" in cells and "' =a" in cells
+
+
+def _sql_guard(texts: list[str]) -> list[str | None]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns_sql._guard('t.x')} FROM unnest(%s::text[]) WITH ORDINALITY AS t(x, o) ORDER BY t.o",
+            [texts],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL twin runs on PostgreSQL only")
+def test_sql_guard_matches_python_guard_for_every_character():
+    """Every BMP character first, second, behind a space and before a digit, as guard_formula."""
+    characters = [chr(c) for c in range(1, 0x10000) if not 0xD800 <= c <= 0xDFFF]
+    texts = [
+        text
+        for c in characters
+        for text in (c, c + "=x", c + "1", "=" + c, "-" + c + "5", " " + c + "x", "\u200b" + c + "9")
+    ]
+    texts += [*AWKWARD, "", "-５", "⁺1", "﹦1", "\n=x", " ", "\u200b", "+15551234567", "+1 (555) 010"]
+    expected = [guard_formula(text) or None for text in texts]
+    assert _sql_guard(texts) == expected
+    assert _sql_guard(list(AWKWARD)) == list(AWKWARD.values())

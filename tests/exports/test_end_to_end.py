@@ -27,6 +27,12 @@ def _download(path: str) -> tuple[int, bytes, str]:
     return local.status_code, content, local.get("Content-Disposition", "")
 
 
+def _cache_control(path: str) -> str:
+    if uses_s3():
+        return requests.get(path, timeout=30).headers.get("Cache-Control", "")
+    return APIClient().get(urlparse(path).path).get("Cache-Control", "")
+
+
 def test_requested_export_is_run_by_the_worker_and_downloadable(export_worker, campaign, reporter):
     market = campaign.markets.get()
     EntryFactory.create_batch(40, campaign=campaign, market=market)
@@ -43,6 +49,7 @@ def test_requested_export_is_run_by_the_worker_and_downloadable(export_worker, c
     assert body["key"].endswith(".tsv")
     status, content, disposition = _download(body["path"])
     assert status == 200 and ".tsv" in disposition
+    assert _cache_control(body["path"]) == "private, no-store"  # S3's and our own downloads alike
 
     rows = list(csv.reader(io.StringIO(content.decode("utf-8")), delimiter="\t"))
     assert len(rows) == 42

@@ -7,12 +7,14 @@ import hmac
 import io
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
 
+from exports import notify
 from exports.models import Export
 from exports.services import export_run
 from tests.conftest import jwt_client, open_uploads, read_export_bytes, stored_keys, wait_for_status
@@ -215,8 +217,15 @@ def test_webhook_is_signed_and_retried_until_delivered(settings, export_worker, 
         server.shutdown()
     assert len(_Receiver.calls) == 2  # one 500, then delivered
     headers, body = _Receiver.calls[-1]
-    expected = "sha256=" + hmac.new(settings.EXPORTS_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert headers["X-Exportsite-Signature"] == expected
+    signature = headers["X-Exportsite-Signature"]
+    timestamp = int(signature.split(",")[0].removeprefix("t="))
+    assert abs(time.time() - timestamp) < 60
+    signed = f"{timestamp}.".encode() + body
+    expected = hmac.new(settings.EXPORTS_WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+    assert signature == f"t={timestamp},v1={expected}"
+    assert settings.EXPORTS_WEBHOOK_SECRET != settings.SECRET_KEY  # its own secret
+    assert notify.verify_signature(signature, body, settings.EXPORTS_WEBHOOK_SECRET)
+    assert not notify.verify_signature(signature, body, settings.SECRET_KEY)
     payload = json.loads(body)
     assert payload["id"] == export_id and payload["status"] == "FINISHED" and "path" not in payload
 

@@ -174,14 +174,14 @@ def test_orphans_are_listed_and_cleaned_but_owned_files_are_not():
     export = _request(_campaign_with_entries(2))
     export_run(export_id=str(export.pk))
     export.refresh_from_db()
-    stray = storage.multipart_upload("exports", key="stray/object.tsv", content_type="text/plain", acl="private")
+    stray = storage.multipart_upload("exports", key="entries/0/x/object.tsv", content_type="text/plain", acl="private")
     stray.start()
     stray.write_part(1, b"x")
     stray.complete([storage.UploadedPart(number=1, etag=stray.write_part(1, b"x").etag, size=1)])
-    open_one = storage.multipart_upload("exports", key="stray/open.tsv", content_type="text/plain", acl="private")
+    open_one = storage.multipart_upload("exports", key="entries/0/x/open.tsv", content_type="text/plain", acl="private")
     open_one.start()
     report = export_find_orphans(min_age_seconds=0)
-    assert ("exports", "stray/object.tsv") in report.objects
+    assert ("exports", "entries/0/x/object.tsv") in report.objects
     assert ("exports", export.storage_key) not in report.objects
     assert [upload_id for _, _, upload_id in report.uploads] == [open_one.upload_id]
     export_clean_orphans(report)

@@ -6,6 +6,7 @@ more against gunicorn in production mode in test_security_production.py.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
@@ -114,7 +116,7 @@ def test_a_token_signed_with_any_other_secret_is_refused(reporter, campaign, key
 # --- Finding 2: brute force ------------------------------------------------------------------
 
 
-def _login(client: APIClient, username: str, password: str, **extra):
+def _login(client: APIClient, username, password: str, **extra):
     return client.post("/auth/token", {"username": username, "password": password}, format="json", **extra)
 
 
@@ -171,7 +173,7 @@ def test_one_setting_gives_the_proxy_count_to_drf_and_the_login_libraries():
     assert settings.AXES_CLIENT_IP_CALLABLE == "exportsite.client_ip.client_address"
 
 
-def _admin_login(client: Client, username: str, password: str, address: str):
+def _admin_login(client: Client, username, password: str, address: str):
     return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
@@ -266,3 +268,15 @@ def test_deactivation_cuts_off_access_and_refresh_tokens(reporter, campaign):
     assert client.get(f"/campaigns/{campaign.pk}/exports").status_code == 401
     refreshed = APIClient().post("/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
     assert refreshed.status_code == 401
+
+
+@pytest.mark.django_db
+def test_an_operator_lifts_a_username_lockout_with_axes_reset_username():
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    for n in range(5):
+        _admin_login(client, staff.username, "wrong", f"198.51.100.{20 + n}")
+    assert _admin_login(client, staff.username, PASSWORD, "198.51.100.40").status_code == 429
+    call_command("axes_reset_username", staff.username, stdout=io.StringIO())
+    fine = _admin_login(Client(), staff.username, PASSWORD, "198.51.100.41")
+    assert fine.status_code == 302 and fine["Location"] == "/admin/"
