@@ -65,7 +65,7 @@ MOTO_RESTART_MB = 3000  # moto keeps objects in memory even after a delete; rest
 # Variables of the caller's environment passed to the workers (to try settings, e.g.
 # EXPORTS_PART_SIZE_KB or EXPORTS_COPY_FAST_PATH=0); storage locations are the bench's own.
 PASSTHROUGH_PREFIX = "EXPORTS_"
-# The session settings of the export's COPY batches (exports/services/copy_path/rows.py):
+# The session settings of the export's COPY batches (exports/engine/copy/rows.py, BATCH_PLANNER):
 # an index walk with primary-key lookups, no JIT, no parallel workers.
 INDEX_PLAN = "-c jit=off -c enable_hashjoin=off -c enable_mergejoin=off -c max_parallel_workers_per_gather=0"
 NOT_PASSED = ("EXPORTS_LOCAL_DIR", "EXPORTS_MAX_ACTIVE_PER_USER", "EXPORTS_WORKER_METRICS_PORT")

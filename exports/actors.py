@@ -1,4 +1,4 @@
-"""One Dramatiq actor per export type, declared from the registry. Each only calls the service.
+"""One Dramatiq actor per export type, declared from the registry. Each only calls the engine.
 
 Retries are off at this level: export_run records every failure on the job itself, and a
 redelivered message for a job that is no longer PENDING does nothing.
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dramatiq
 
-from exports.services.running import export_time_limit
+from exports.engine import export_run, export_time_limit
+from exports.engine.reconcile import export_reconcile
+from exports.services.maintenance import export_apply_retention
+from exports.services.notifications import export_send_email, export_send_webhook
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportType
 
@@ -18,8 +21,6 @@ _TIME_LIMIT_GRACE_MS = 60_000
 
 def _declare_actor(export_type: ExportType) -> dramatiq.Actor:
     def run_export(export_id: str) -> None:
-        from exports.services import export_run
-
         export_run(export_id=export_id)
 
     run_export.__name__ = export_type.actor_name
@@ -39,16 +40,13 @@ EXPORT_ACTORS: dict[str, dramatiq.Actor] = {key: _declare_actor(t) for key, t in
 @dramatiq.actor(actor_name="exports_maintenance", queue_name="exports.maintenance", max_retries=0, time_limit=600_000)
 def exports_maintenance() -> None:
     """Reconcile jobs with reality and apply retention (sent by the MaintenanceTicker)."""
-    from exports.services.maintenance import export_maintenance
-
-    export_maintenance()
+    export_reconcile()
+    export_apply_retention()
 
 
 @dramatiq.actor(actor_name="exports_notify_email", queue_name="exports.notify", max_retries=3)
 def exports_notify_email(export_id: str) -> None:
     """E-mail the requester that their export ended."""
-    from exports.services.notifications import export_send_email
-
     export_send_email(export_id=export_id)
 
 
@@ -61,6 +59,4 @@ def exports_notify_email(export_id: str) -> None:
 )
 def exports_notify_webhook(export_id: str) -> None:
     """POST the ended export to the request's webhookUrl; retried with backoff on failure."""
-    from exports.services.notifications import export_send_webhook
-
     export_send_webhook(export_id=export_id)

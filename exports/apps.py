@@ -9,3 +9,16 @@ class ExportsConfig(AppConfig):
         # Declare one Dramatiq actor per registered export type on every process, so the web
         # process can enqueue and workers can consume.
         from exports import actors, metrics  # noqa: F401 - metrics registers the job gauges
+        from exports.services.notifications import export_ended
+        from exports.signals import export_ended as ended
+
+        # The engine says a job ended; the notifications (a service) listen. weak=False: the
+        # receiver is a module function that lives as long as the process anyway.
+        ended.connect(export_ended, weak=False, dispatch_uid="exports.notifications")
+
+    def start_inprocess_worker(self, *, threads: int):
+        """The zero-setup worker inside a web process (gunicorn's post_worker_init calls this
+        through the app registry, so the project config never imports the app's modules)."""
+        from exports.inprocess import inprocess_worker_start
+
+        return inprocess_worker_start(threads=threads)

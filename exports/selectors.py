@@ -7,7 +7,7 @@ import uuid
 from django.db.models import QuerySet
 
 from campaigns.selectors import campaigns_visible_to
-from exports.models import ACTIVE_STATUSES, Export
+from exports.models import ACTIVE_STATUSES, Export, ExportStatus
 
 
 def exports_visible_to(user) -> QuerySet[Export]:
@@ -55,7 +55,7 @@ def export_pending_ids() -> list[tuple[str, str]]:
     """(id, export type) of every PENDING job, oldest first."""
     return [
         (str(pk), export_type)
-        for pk, export_type in Export.objects.filter(status="PENDING")
+        for pk, export_type in Export.objects.filter(status=ExportStatus.PENDING)
         .order_by("created_at")
         .values_list("pk", "export_type")
     ]

@@ -6,8 +6,8 @@ from rest_framework import serializers
 
 from exports.columns import format_timestamp
 from exports.inputs import has_control_characters
-from exports.models import Export
-from exports.services import export_download_url
+from exports.links import export_download_url
+from exports.models import Export, ExportStatus
 
 
 def _dates(export: Export) -> dict:
@@ -33,7 +33,7 @@ class ExportSerializer(serializers.BaseSerializer):
             "requesterUserId": str(export.requester_id) if export.requester_id else None,
         }
         data.update({key: value for key, value in export.parameters.items()})
-        if export.status == "FINISHED":
+        if export.status == ExportStatus.FINISHED:
             data["count"] = export.row_count
             data["bytes"] = export.bytes_written
             data["sha256"] = export.sha256
@@ -43,13 +43,13 @@ class ExportSerializer(serializers.BaseSerializer):
                 data["key"] = export.storage_key
                 if self.context.get("can_download", False):
                     data["path"] = export_download_url(export=export, base_url=self.context.get("base_url", ""))
-        elif export.status == "TRIGGERED":
+        elif export.status == ExportStatus.TRIGGERED:
             data["progress"] = {
                 "rowsWritten": export.rows_written,
                 "rowsEstimated": export.row_count,
                 "bytesWritten": export.bytes_written,
             }
-        if export.status in ("FAILED", "EXPIRED") and export.error_message:
+        if export.status in (ExportStatus.FAILED, ExportStatus.EXPIRED) and export.error_message:
             data["error"] = {
                 "message": export.error_message,
                 "payload": export.error_payload,

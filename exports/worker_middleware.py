@@ -25,7 +25,7 @@ class EnqueuePendingOnWorkerBoot(Middleware):
     (or lost with an in-memory broker) is forgotten. Claims are atomic, so repeats are harmless."""
 
     def after_worker_boot(self, broker, worker) -> None:
-        from exports.services import export_enqueue_pending
+        from exports.queue import export_enqueue_pending
 
         try:
             export_enqueue_pending()

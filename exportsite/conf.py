@@ -11,6 +11,8 @@ from django.conf import settings
 @dataclass(frozen=True)
 class ExportSettings:
     part_size_bytes: int
+    copy_fast_path: bool
+    storage_aliases: tuple[str, ...]
     copy_readers: int
     page_size: int
     download_url_ttl_seconds: int
@@ -53,6 +55,8 @@ def export_settings() -> ExportSettings:
     """Read at call time so tests can override settings."""
     return ExportSettings(
         part_size_bytes=settings.EXPORTS_PART_SIZE_BYTES,
+        copy_fast_path=settings.EXPORTS_COPY_FAST_PATH,
+        storage_aliases=tuple(settings.EXPORT_STORAGE_ALIASES),
         copy_readers=settings.EXPORTS_COPY_READERS,
         page_size=settings.EXPORTS_PAGE_SIZE,
         download_url_ttl_seconds=settings.EXPORTS_DOWNLOAD_URL_TTL_SECONDS,

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gunicorn import glogging
 
@@ -92,6 +93,7 @@ def post_worker_init(worker) -> None:
 
     conf = export_settings()
     if conf.inprocess_worker and not conf.broker_url:
-        from exports.inprocess import inprocess_worker_start
+        from django.apps import apps
 
-        inprocess_worker_start(threads=conf.inprocess_worker_threads)
+        exports_app: Any = apps.get_app_config("exports")  # ExportsConfig, found by label, not imported
+        exports_app.start_inprocess_worker(threads=conf.inprocess_worker_threads)

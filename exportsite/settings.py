@@ -259,7 +259,7 @@ if not DEBUG and not _CACHE_URL:
 # --- Admin login lockout (django-axes), counted in the shared cache ---------------------------
 AXES_ENABLED = env_bool("EXPORTS_ADMIN_LOCKOUT", True)
 AXES_ONLY_ADMIN_SITE = True  # /auth/token has its own throttle (exports.auth)
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_HANDLER = "exportsite.axes_handler.SharedCacheAxesHandler"
 AXES_CACHE = "default"
 AXES_FAILURE_LIMIT = env_int("EXPORTS_ADMIN_LOGIN_FAILURES", 5, minimum=1, maximum=100)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("EXPORTS_ADMIN_LOCKOUT_MINUTES", 15, minimum=1))

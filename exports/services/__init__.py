@@ -1,20 +1,7 @@
-"""Every write and state change of export jobs. Interfaces (API, admin, actors, commands) call these."""
+"""Request-side writes of export jobs: requesting, staff actions, CCPA deletion, retention and
+orphans, notifications. Interfaces (API, admin, actors, commands) call these; running a job is
+the engine's (exports/engine/)."""
 
-from exports.services.downloads import export_download_url, export_file_name
-from exports.services.requesting import (
-    export_enqueue,
-    export_enqueue_pending,
-    export_request,
-    parameters_digest,
-)
-from exports.services.running import export_run
+from exports.services.requesting import export_request, parameters_digest
 
-__all__ = [
-    "export_download_url",
-    "export_enqueue",
-    "export_enqueue_pending",
-    "export_file_name",
-    "export_request",
-    "export_run",
-    "parameters_digest",
-]
+__all__ = ["export_request", "parameters_digest"]

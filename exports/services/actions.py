@@ -6,9 +6,10 @@ import logging
 
 from exports import metrics, states, storage
 from exports.errors import ApiError
-from exports.models import ExpiredReason, Export, ExportEvent
-from exports.services.downloads import export_download_url, export_file_name
+from exports.links import export_download_url, export_file_name
+from exports.models import ExpiredReason, Export, ExportEvent, ExportStatus
 from exports.services.requesting import export_request
+from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +45,14 @@ def export_cancel(*, export: Export, actor) -> None:
             "Only pending or running exports can be cancelled.",
             f"Export {export.pk} is {Export.objects.get(pk=export.pk).status}.",
         )
-    metrics.record_job_end(export.export_type, "CANCELLED", metrics.seconds_since(export.triggered_at))
+    metrics.record_job_end(export.export_type, ExportStatus.CANCELLED, metrics.seconds_since(export.triggered_at))
     export_audit(export=export, action=ExportEvent.Action.CANCELLED, actor=actor)
     logger.info("export cancelled", extra={"export_id": str(export.pk)})
 
 
 def export_expire(*, export: Export, actor) -> None:
     """FINISHED → EXPIRED (reason "staff"), deleting the file(s)."""
-    if not states.expire(export.pk, reason=ExpiredReason.STAFF, from_statuses=("FINISHED",)):
+    if not states.expire(export.pk, reason=ExpiredReason.STAFF, from_statuses=(ExportStatus.FINISHED,)):
         raise ActionRefused(
             "Only finished exports can be expired.", f"Export {export.pk} is {Export.objects.get(pk=export.pk).status}."
         )
@@ -65,7 +66,7 @@ def export_expire(*, export: Export, actor) -> None:
 def export_retry(*, export: Export, actor, correlation_id: str = "") -> tuple[Export, bool]:
     """A new attempt of an ended (FAILED, EXPIRED, CANCELLED) export with the same parameters;
     dedupe applies, so an identical active job is returned instead of a second one."""
-    if export.status not in ("FAILED", "EXPIRED", "CANCELLED"):
+    if export.status not in (ExportStatus.FAILED, ExportStatus.EXPIRED, ExportStatus.CANCELLED):
         raise ActionRefused(
             "Only failed, expired or cancelled exports can be retried.", f"Export {export.pk} is {export.status}."
         )
@@ -84,10 +85,8 @@ def export_retry(*, export: Export, actor, correlation_id: str = "") -> tuple[Ex
 
 def export_download_links(*, export: Export, actor, base_url: str = "") -> list[tuple[str, str]]:
     """(file name, fresh short-lived URL) for each file of a finished export; audited."""
-    if export.status != "FINISHED":
+    if export.status != ExportStatus.FINISHED:
         raise ActionRefused("Only finished exports can be downloaded.", f"Export {export.pk} is {export.status}.")
-    from exportsite.conf import export_settings
-
     ttl = export_settings().download_url_ttl_seconds
     if len(export.storage_keys) > 1 or not export.storage_key:
         links = [

@@ -7,10 +7,10 @@ import logging
 
 from campaigns.models import Entry
 from exports import states
+from exports.leftovers import discard_stored
 from exports.models import ACTIVE_STATUSES, Export, ExportEvent
 from exports.selectors import exports_of_campaigns
 from exports.services.actions import export_audit
-from exports.services.outcomes import discard_stored
 from exports.types import EXPORT_TYPES
 
 logger = logging.getLogger(__name__)

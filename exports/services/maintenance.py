@@ -1,10 +1,9 @@
-"""Keeping the job table and the storages honest: the database is the source of truth.
+"""Keeping the storages honest: the database is the source of truth. (The reconciler, which
+ends runs whose worker is gone, is the engine's: exports/engine/reconcile.py.)
 
-- reconcile: re-send PENDING jobs whose message was lost; retry (or give up on) TRIGGERED jobs
-  whose worker stopped heart-beating; expire jobs past their deadline; abort uploads left open
-  by jobs that ended while their worker was gone.
 - retention: delete finished files past their expiry; the job becomes EXPIRED ("retention").
 - orphans: storage objects and multipart uploads that no job owns.
+- periodic_task_due: one caller per interval across all workers.
 """
 
 from __future__ import annotations
@@ -13,141 +12,22 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
-from exports import metrics, states, storage
-from exports.models import ACTIVE_STATUSES, ExpiredReason, Export, FailureKind, PeriodicTask
-from exports.services import pipeline
-from exports.services.notifications import export_ended
-from exports.services.outcomes import discard_stored
-from exports.services.requesting import export_enqueue
+from exports import leftovers, states, storage
+from exports.models import ACTIVE_STATUSES, ExpiredReason, Export, ExportStatus, PeriodicTask
 from exports.types import EXPORT_TYPES
 from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class ReconcileReport:
-    reenqueued: int = 0
-    retried: int = 0
-    gave_up: int = 0
-    expired: int = 0
-    uploads_aborted: int = 0
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _abort_upload_of(export: Export) -> bool | None:
-    """Remove what an ended job left in storage: its open upload, or a multi-object job's
-    uploads and completed objects (in its checkpoint; such rows have no upload id). True when
-    something was removed, False when there was nothing, None when it failed (the row keeps the
-    record, so the ended-with-upload pass tries again)."""
-    if not export.upload_id and not (export.checkpoint or {}).get("open"):
-        return False
-    try:
-        discard_stored(export)
-    except Exception:
-        log = {"export_id": str(export.pk)}
-        logger.exception("aborting the upload failed; the orphan cleaner will remove it", extra=log)
-        return None
-    return True
-
-
-def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
-    """One reconciliation pass (run periodically by the workers, or `manage.py reconcile_exports`)."""
-    now = now or timezone.now()
-    conf = export_settings()
-    report = ReconcileReport()
-    stale_before = now - timedelta(seconds=conf.stale_after_seconds)
-    for export in Export.objects.filter(status="TRIGGERED", heartbeat_at__lt=stale_before):
-        _reconcile_stale(export, now=now, report=report)
-    for export in Export.objects.filter(status="PENDING", deadline_at__lt=now):
-        if states.expire(
-            export.pk,
-            reason=ExpiredReason.TIMEOUT,
-            from_statuses=("PENDING",),
-            message="The export could not finish before its deadline.",
-        ):
-            metrics.record_job_end(export.export_type, "EXPIRED", metrics.seconds_since(export.triggered_at))
-            if _abort_upload_of(export) is not None:
-                states.clear_upload(export.pk)
-            report.expired += 1
-            export_ended(export_id=str(export.pk))
-    resend_before = now - timedelta(seconds=conf.reenqueue_after_seconds)
-    lost = Export.objects.filter(status="PENDING", created_at__lt=resend_before)
-    for export in lost.exclude(enqueued_at__gte=resend_before).order_by("created_at"):
-        if export_enqueue(export_id=str(export.pk), export_type=export.export_type):
-            report.reenqueued += 1
-    ended_with_upload = Export.objects.exclude(status__in=(*ACTIVE_STATUSES, "FINISHED")).filter(
-        ~Q(upload_id="") | Q(checkpoint__has_key="open")
-    )
-    for export in ended_with_upload:
-        if _abort_upload_of(export):
-            report.uploads_aborted += 1
-            states.clear_upload(export.pk)
-    if any(report.as_dict().values()):
-        logger.info("exports reconciled", extra=report.as_dict())
-    return report
-
-
-def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) -> None:
-    """A TRIGGERED job whose worker stopped heart-beating: retry, give up, or expire."""
-    conf = export_settings()
-    if export.deadline_at and export.deadline_at < now:
-        if states.expire(
-            export.pk,
-            reason=ExpiredReason.TIMEOUT,
-            from_statuses=("TRIGGERED",),
-            attempt=export.attempts,
-            message="The export took longer than its time limit.",
-        ):
-            metrics.record_job_end(export.export_type, "EXPIRED", metrics.seconds_since(export.triggered_at))
-            if _abort_upload_of(export) is not None:
-                states.clear_upload(export.pk)
-            report.expired += 1
-            export_ended(export_id=str(export.pk))
-        return
-    if export.attempts < conf.max_attempts:
-        if states.requeue(
-            export.pk,
-            attempt=export.attempts,
-            kind=FailureKind.TRANSIENT,
-            message="The worker running this export stopped; it will be retried automatically.",
-            payload=f"no heartbeat since {export.heartbeat_at:%Y-%m-%dT%H:%M:%SZ}",
-        ):
-            export_enqueue(
-                export_id=str(export.pk),
-                export_type=export.export_type,
-                delay_seconds=conf.retry_delay_seconds(export.attempts),
-            )
-            metrics.record_retry(export.export_type)
-            report.retried += 1
-        return
-    if states.fail(
-        export.pk,
-        attempt=export.attempts,
-        kind=FailureKind.TRANSIENT,
-        message=f"The export was interrupted {export.attempts} times and was given up.",
-        payload=f"no heartbeat since {export.heartbeat_at:%Y-%m-%dT%H:%M:%SZ}",
-    ):
-        metrics.record_job_end(export.export_type, "FAILED", metrics.seconds_since(export.triggered_at))
-        metrics.record_failure(export.export_type, FailureKind.TRANSIENT)
-        if _abort_upload_of(export) is not None:
-            states.clear_upload(export.pk)
-        report.gave_up += 1
-        export_ended(export_id=str(export.pk))
-
-
 def export_apply_retention(*, now: datetime | None = None) -> int:
     """Delete finished files past their expiry; the jobs become EXPIRED with reason "retention"."""
     now = now or timezone.now()
     expired = 0
-    for export in Export.objects.filter(status="FINISHED", file_expires_at__lt=now):
-        if states.expire(export.pk, reason=ExpiredReason.RETENTION, from_statuses=("FINISHED",)):
+    for export in Export.objects.filter(status=ExportStatus.FINISHED, file_expires_at__lt=now):
+        if states.expire(export.pk, reason=ExpiredReason.RETENTION, from_statuses=(ExportStatus.FINISHED,)):
             for key in export.storage_keys or [export.storage_key]:
                 storage.object_delete(export.storage_alias, key)
             expired += 1
@@ -173,7 +53,7 @@ def export_find_orphans(*, min_age_seconds: int | None = None, now: datetime | N
     age = export_settings().orphan_min_age_seconds if min_age_seconds is None else min_age_seconds
     older_than = now - timedelta(seconds=age)
     buckets = _export_buckets()
-    location = {alias: storage.storage_location(alias) for alias in settings.EXPORT_STORAGE_ALIASES}
+    location = {alias: storage.storage_location(alias) for alias in export_settings().storage_aliases}
     owned_keys, owned_uploads = _owned(location)
     report = OrphanReport()
     for alias, prefixes in buckets.values():
@@ -192,7 +72,7 @@ def _export_buckets() -> dict[tuple[str, ...], tuple[str, set[str]]]:
     """Each storage location once: an alias that reaches it and the key prefixes exportsite owns
     there (those of the types stored in any alias at that location)."""
     buckets: dict[tuple[str, ...], tuple[str, set[str]]] = {}
-    for alias in settings.EXPORT_STORAGE_ALIASES:
+    for alias in export_settings().storage_aliases:
         _, prefixes = buckets.setdefault(storage.storage_location(alias), (alias, set()))
         for export_type in EXPORT_TYPES.values():
             if export_type.storage_alias == alias and export_type.own_key_prefix:
@@ -204,13 +84,13 @@ def _owned(location: dict[str, tuple[str, ...]]) -> tuple[set[tuple[tuple[str, .
     """(location, key) of every file of a live or FINISHED job, and every upload id a job holds
     (a running multi-object job's uploads, and objects just completed, are in its checkpoint)."""
     owned_keys: set[tuple[tuple[str, ...], str]] = set()
-    live = Export.objects.filter(status__in=(*ACTIVE_STATUSES, "FINISHED"), storage_alias__in=list(location))
+    live = Export.objects.filter(status__in=(*ACTIVE_STATUSES, ExportStatus.FINISHED), storage_alias__in=list(location))
     for alias, key, keys, checkpoint in live.values_list("storage_alias", "storage_key", "storage_keys", "checkpoint"):
-        opened = [k for k, _ in pipeline.multi_recorded(checkpoint or {})]
+        opened = [k for k, _ in leftovers.multi_recorded(checkpoint or {})]
         owned_keys.update((location[alias], k) for k in [key, *(keys or []), *opened] if k)
     owned_uploads = set(Export.objects.exclude(upload_id="").values_list("upload_id", flat=True))
     for checkpoint in live.filter(status__in=ACTIVE_STATUSES).values_list("checkpoint", flat=True):
-        owned_uploads.update(u for _, u in pipeline.multi_recorded(checkpoint or {}) if u)
+        owned_uploads.update(u for _, u in leftovers.multi_recorded(checkpoint or {}) if u)
     return owned_keys, owned_uploads
 
 
@@ -223,12 +103,12 @@ def _recorded_orphans(
 ) -> None:
     """Keys and uploads that ended jobs of prefix-less (multi-object) types recorded and left."""
     types = [key for key, export_type in EXPORT_TYPES.items() if export_type.own_key_prefix is None]
-    ended = Export.objects.exclude(status__in=(*ACTIVE_STATUSES, "FINISHED")).filter(
+    ended = Export.objects.exclude(status__in=(*ACTIVE_STATUSES, ExportStatus.FINISHED)).filter(
         export_type__in=types, storage_alias__in=list(location)
     )
     seen = {(location[alias], key) for alias, key in report.objects} | owned_keys
     for export in ended.only("storage_alias", "storage_key", "storage_keys", "checkpoint"):
-        alias, recorded = export.storage_alias, pipeline.multi_recorded(export.checkpoint or {})
+        alias, recorded = export.storage_alias, leftovers.multi_recorded(export.checkpoint or {})
         for key in dict.fromkeys([export.storage_key, *(export.storage_keys or []), *(k for k, _ in recorded)]):
             if not key or (location[alias], key) in seen:
                 continue
@@ -253,19 +133,9 @@ def export_clean_orphans(report: OrphanReport) -> None:
     logger.info("orphans cleaned", extra={"objects": len(report.objects), "uploads": len(report.uploads)})
 
 
-MAINTENANCE_TASKS = ("reconcile", "retention")
-
-
 def periodic_task_due(*, name: str, interval_seconds: int, now: datetime | None = None) -> bool:
     """Compare-and-set lease: True for exactly one caller per interval, however many ask."""
     now = now or timezone.now()
     PeriodicTask.objects.get_or_create(name=name, defaults={"last_sent_at": now - timedelta(days=365)})
     due_before = now - timedelta(seconds=interval_seconds)
     return PeriodicTask.objects.filter(name=name, last_sent_at__lt=due_before).update(last_sent_at=now) == 1
-
-
-def export_maintenance() -> dict:
-    """Everything periodic, in one pass."""
-    report = export_reconcile().as_dict()
-    report["retention_expired"] = export_apply_retention()
-    return report

@@ -8,13 +8,14 @@ import dramatiq
 from django.urls import reverse
 
 from exports import notify
-from exports.models import Export
+from exports.models import Export, ExportStatus
+from exports.serializers import ExportSerializer
 from exports.types import EXPORT_TYPES
 from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
-_NOTIFIED_STATUSES = ("FINISHED", "FAILED", "EXPIRED")
+_NOTIFIED_STATUSES = (ExportStatus.FINISHED, ExportStatus.FAILED, ExportStatus.EXPIRED)
 
 
 def export_page_url(export: Export) -> str:
@@ -22,8 +23,9 @@ def export_page_url(export: Export) -> str:
     return base.rstrip("/") + reverse("admin:exports_export_change", args=[export.pk])
 
 
-def export_ended(*, export_id: str) -> None:
-    """Queue the e-mail and webhook for a job that just ended (failures here never fail the job)."""
+def export_ended(*, export_id: str, **_signal) -> None:
+    """Queue the e-mail and webhook for a job that just ended (failures here never fail the job).
+    Connected to exports.signals.export_ended, which the engine and the reconciler send."""
     try:
         broker = dramatiq.get_broker()
         export = Export.objects.select_related("requester").get(pk=export_id)
@@ -61,8 +63,6 @@ def export_send_email(*, export_id: str) -> None:
 
 def export_send_webhook(*, export_id: str) -> None:
     """POST the export JSON (no download link), signed and timestamped; raises to be retried."""
-    from exports.serializers import ExportSerializer
-
     export = Export.objects.select_related("campaign", "requester").get(pk=export_id)
     if not export.webhook_url:
         return

@@ -6,21 +6,20 @@ import hashlib
 import json
 import logging
 import urllib.parse
-from datetime import timedelta
 
-import dramatiq
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.selectors import campaign_get_visible
-from exports import notify, selectors, states
+from exports import notify, selectors
 from exports.errors import BadRequest, CampaignNotFound, InvalidExportType, QuotaExceeded
 from exports.inputs import reject_control_characters
 from exports.models import Export, ExportEvent
 from exports.options import OPTION_NAMES, parse_options
-from exports.types import EXPORT_TYPES, export_type_get
+from exports.queue import export_enqueue
+from exports.types import export_type_get
 from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
@@ -156,30 +155,3 @@ def _check_quota(user) -> None:
             f"You have {active} exports pending or running; the limit is {limit}. Try again when one finishes.",
             headers={"Retry-After": "30"},
         )
-
-
-def export_enqueue(*, export_id: str, export_type: str, delay_seconds: int = 0) -> bool:
-    """Send the job to its type's actor. A failure is logged, not raised: the job stays PENDING
-    in the database, which is the source of truth, and the reconciler sends it again."""
-    try:
-        actor = dramatiq.get_broker().get_actor(EXPORT_TYPES[export_type].actor_name)
-        if delay_seconds:
-            actor.send_with_options(args=(export_id,), delay=delay_seconds * 1000)
-        else:
-            actor.send(export_id)
-    except Exception:
-        logger.exception("export enqueue failed; job stays PENDING", extra={"export_id": export_id})
-        return False
-    states.record_enqueued(export_id, at=timezone.now() + timedelta(seconds=delay_seconds))
-    return True
-
-
-def export_enqueue_pending() -> int:
-    """(Re)send every PENDING job; claims are atomic, so duplicates messages are harmless."""
-    sent = 0
-    for export_id, export_type in selectors.export_pending_ids():
-        if export_type in EXPORT_TYPES and export_enqueue(export_id=export_id, export_type=export_type):
-            sent += 1
-    if sent:
-        logger.info("pending exports enqueued", extra={"count": sent})
-    return sent

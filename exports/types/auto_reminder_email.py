@@ -23,7 +23,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from exports import selectors
 from exports.types import sfmc
-from exports.types.base import ExportContext, OutputFile
+from exports.types.base import ExportContext, OutputFile, OutputShape
 from exports.types.reminder_email import ReminderEmailExport
 
 STAMP_FORMAT = "%Y%m%d%H%M"
@@ -71,7 +71,7 @@ class AutoReminderEmailExport(ReminderEmailExport):
         "region's file prefix; several keys, no single download."
     )
     parameters = ()
-    output = "multi"
+    output = OutputShape.MULTI
     storage_alias = "sfmc"
     ccpa_exempt = True  # orig: CCPA deletion keeps autoReminderEmail exports
 

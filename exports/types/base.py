@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
@@ -37,10 +38,6 @@ class Parameter:
     description: str
     default: Any = None
 
-    def header_names(self) -> list[str]:
-        """The column headers clients can expect (campaign-dependent columns described in words)."""
-        return []
-
     def describe(self) -> dict:
         return {"name": self.name, "type": self.type, "required": self.required, "description": self.description}
 
@@ -55,6 +52,15 @@ def parse_boolean_parameter(body: dict, name: str, default: bool = False) -> boo
             f"The '{name}' value must be true or false.",
         )
     return value
+
+
+class OutputShape(StrEnum):
+    """What a run writes: one delimited file (resumable), one ZIP of delimited members, or
+    several delimited objects (one storage key each)."""
+
+    SINGLE = "single"
+    ZIP = "zip"
+    MULTI = "multi"
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,7 @@ class ExportType:
     storage_alias: ClassVar[str] = "exports"
     acl: ClassVar[str] = "private"
     time_limit_seconds: ClassVar[int | None] = None  # None: settings default
-    # "single": one delimited file (resumable); "zip": one ZIP of delimited members;
-    # "multi": several delimited objects, one storage key each.
-    output: ClassVar[str] = "single"
+    output: ClassVar[OutputShape] = OutputShape.SINGLE
     # Kept when a fan asks for CCPA deletion (orig: verifiedEntries, scoring, autoReminderEmail).
     ccpa_exempt: ClassVar[bool] = False
     # Header of the column holding each record's key (the COPY fast path reads keys from it).
@@ -155,6 +159,20 @@ class ExportType:
     def estimate(self, ctx: ExportContext) -> int:
         return 0
 
+    # --- optional: the PostgreSQL fast path (exports/engine/copy) -------------------------
+    # True for types whose every column has a SQL twin and that implement the two hooks below.
+    has_copy_path: ClassVar[bool] = False
+
+    def copy_queryset(
+        self, ctx: ExportContext, columns: Sequence[Column], *, after_id: int, upper_id: int
+    ) -> CopyQuery | None:
+        """The formatted cells of the records with after_id < key <= upper_id, in key order."""
+        return None
+
+    def copy_boundary(self, ctx: ExportContext, *, after_id: int, rows: int) -> int | None:
+        """The key closing the next batch of about `rows` records after `after_id`; None when done."""
+        return None
+
     # --- naming -------------------------------------------------------------------------
     def file_name(self, *, campaign: Campaign, created_at: datetime, extension: str | None = None) -> str:
         stem = get_valid_filename(campaign.name.replace(" ", "_")) or "campaign"
@@ -163,11 +181,11 @@ class ExportType:
 
     @property
     def file_extension(self) -> str:
-        return "zip" if self.output == "zip" else self.file_format.extension
+        return "zip" if self.output is OutputShape.ZIP else self.file_format.extension
 
     @property
     def content_type(self) -> str:
-        return "application/zip" if self.output == "zip" else self.file_format.content_type
+        return "application/zip" if self.output is OutputShape.ZIP else self.file_format.content_type
 
     def storage_key(
         self, *, campaign: Campaign, export_id: str, created_at: datetime, extension: str | None = None
@@ -180,12 +198,12 @@ class ExportType:
         """The key prefix of this type's objects (see `storage_key`), which nothing else uses; None
         when the objects are named by their consumer instead (multi-object types: SFMC's shared
         folders), so that only the keys its jobs recorded are exportsite's."""
-        return None if self.output == "multi" else f"{self.key}/"
+        return None if self.output is OutputShape.MULTI else f"{self.key}/"
 
     def available_headers(self, campaign: Campaign) -> list[str] | None:
         """Every column header this campaign's file would have (for the `columns` option);
         None when the type cannot choose columns."""
-        if self.output != "single":
+        if self.output is not OutputShape.SINGLE:
             return None
         ctx = ExportContext(
             export_id="", campaign=campaign, parameters={}, snapshot={}, page_size=1, started_at=datetime.now()
@@ -207,10 +225,12 @@ class ExportType:
             "description": self.description,
             "parameters": [parameter.describe() for parameter in self.parameters],
             "format": self.file_extension,
-            "output": self.output,
+            "output": self.output.value,
             "storage": self.storage_alias,
             "columns": self.header_names(),
             "filters": list(self.supported_filters),
-            "options": ["columns", "format", "compression", "excel", "filters"] if self.output == "single" else [],
+            "options": ["columns", "format", "compression", "excel", "filters"]
+            if self.output is OutputShape.SINGLE
+            else [],
             "limits": {"maxRows": self.max_rows, "maxBytes": self.max_bytes},
         }

@@ -186,6 +186,7 @@ class EntriesExport(ExportType):
         )
 
     key_header = "id"
+    has_copy_path = True
 
     def entry_filter(self, ctx: ExportContext) -> Q:
         """The type's own condition plus the request's time filters (not the market filter)."""

@@ -23,7 +23,7 @@ from campaigns.models import Campaign, Promoter
 from exports.columns import Column, format_text, format_timestamp
 from exports.errors import ExportFailure, PromotersNotFound
 from exports.types import sfmc
-from exports.types.base import CSV, ExportContext, ExportType, OutputFile
+from exports.types.base import CSV, ExportContext, ExportType, OutputFile, OutputShape
 
 PROMOTER_HEADERS = (
     "email",
@@ -66,7 +66,7 @@ class PromoterEmailOptInExport(ExportType):
     label = "Promoter e-mail opt-ins"
     description = "A ZIP with one CSV per promoter of the campaign, listing the fans who opted in to it."
     file_format = CSV
-    output = "zip"
+    output = OutputShape.ZIP
     require_allow_promoter = True
 
     def header_names(self) -> list[str]:

@@ -23,7 +23,7 @@ from campaigns import selectors
 from campaigns.models import Campaign
 from exports.columns import Column
 from exports.errors import ExportFailure
-from exports.types.base import CSV, ExportContext, ExportType, OutputFile, Parameter
+from exports.types.base import CSV, ExportContext, ExportType, OutputFile, OutputShape, Parameter
 from exports.types.reminder_rows import (
     REMINDER_HEADERS,
     RegionPlan,
@@ -61,7 +61,7 @@ class ReminderEmailExport(ExportType):
         ),
     )
     file_format = CSV
-    output = "zip"
+    output = OutputShape.ZIP
     member_stem = "reminder_email"
     # Check every selected fan has a code before anything is uploaded (the sample checks only its rows).
     check_codes_first = True

@@ -10,7 +10,9 @@ from django.db import connection
 from campaigns.models import Campaign, Entry, Fan, Market
 from exports import columns_sql
 from exports.columns import guard_formula
-from exports.services import copy_path, export_request, export_run
+from exports.engine import copy as copy_path
+from exports.engine import export_run
+from exports.services import export_request
 from tests.conftest import read_export_bytes
 from tests.factories import UserFactory
 

@@ -6,9 +6,11 @@ import threading
 import pytest
 from django.db import OperationalError, connection
 
+from exports.engine import copy as copy_path
+from exports.engine import export_run
+from exports.engine.uploader import PartUploader
 from exports.models import Export
-from exports.services import copy_path, export_request, export_run
-from exports.writers import PartUploader
+from exports.services import export_request
 from tests.conftest import open_uploads
 from tests.exports.test_copy_fast_path import _bytes, _dataset
 from tests.factories import UserFactory

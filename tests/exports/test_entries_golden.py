@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from exports.engine import export_run
 from exports.models import Export
-from exports.services import export_request, export_run
+from exports.services import export_request
 from tests.conftest import read_export_bytes
 from tests.exports.golden_data import golden_campaign
 from tests.factories import UserFactory

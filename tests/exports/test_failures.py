@@ -4,8 +4,8 @@ import botocore.exceptions
 import pytest
 from django.db import DataError, OperationalError
 
+from exports.engine.failures import is_transient
 from exports.errors import ExportFailure
-from exports.services.failures import is_transient
 
 
 def _client_error(code: str, status: int) -> botocore.exceptions.ClientError:

@@ -53,8 +53,9 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Entry, Fan
 from campaigns.services import demo_dataset_create
+from exports.engine import export_run
 from exports.models import Export
-from exports.services import export_request, export_run
+from exports.services import export_request
 from exportsite.broker import WakeupRedisBroker
 from tests.conftest import TERMINAL, read_export_bytes
 from tests.factories import UserFactory
@@ -317,7 +318,7 @@ def start_worker(procs: Procs, name: str, env: dict) -> Proc:
 
 
 # How the workers produce rows. "copy" is the default on PostgreSQL (EXPORTS_COPY_FAST_PATH,
-# exports/services/copy_path/); "portable" is the ORM + csv.writer path every database uses.
+# exports/engine/copy/); "portable" is the ORM + csv.writer path every database uses.
 ROW_PATHS = [
     pytest.param("copy", id="copy-path"),
     pytest.param("portable", id="portable-path"),
@@ -656,7 +657,7 @@ def test_redis_restart_loses_queued_messages_but_every_pending_job_finishes(proc
     # enqueue fails, they stay PENDING); Redis comes back empty; the reconciler re-sends them.
     broker.stop()
     down_at = time.monotonic()
-    with captured_log("exports.services.requesting") as failed_sends:
+    with captured_log("exports.queue") as failed_sends:
         second = [request_entries(campaign, user).pk for campaign in campaigns]
     failed_sends = [r for r in failed_sends if r.getMessage().startswith("export enqueue failed")]
     unsent = Export.objects.filter(pk__in=second, status="PENDING", enqueued_at__isnull=True).count()

@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from exports import health, metrics, storage
-from exports.services import export_request, export_run
+from exports.engine import export_run
+from exports.services import export_request
 from exportsite.broker import WakeupRedisBroker
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
 from tests.processes import PRODUCTION_REQUIRED, free_port

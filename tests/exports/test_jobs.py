@@ -6,8 +6,9 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from exports import states
+from exports.engine import export_run
 from exports.models import ExpiredReason, Export, FailureKind
-from exports.services import export_request, export_run, parameters_digest
+from exports.services import export_request, parameters_digest
 from tests.conftest import open_uploads, read_export_bytes, stored_keys
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from exports.services import export_run
+from exports.engine import export_run
 from exportsite.logging import CorrelationIdFilter, JsonLineFormatter
 from tests.factories import EntryFactory, FanFactory
 
@@ -38,7 +38,7 @@ def test_request_id_reaches_the_worker_log_lines(json_log, reporter_client, camp
     assert response["X-Request-ID"] == "abc" and response.json()["correlationId"] == "abc"
     assert export_run(export_id=export_id) == "finished"  # as the worker does, outside the request
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
-    worker_lines = [line for line in lines if line["logger"] == "exports.services.running"]
+    worker_lines = [line for line in lines if line["logger"] == "exports.engine.run"]
     assert {line["event"] for line in worker_lines} >= {"export started", "export finished"}
     assert all(line["correlation_id"] == "abc" and line["export_id"] == export_id for line in worker_lines)
     assert all(set(line) >= {"timestamp", "level", "event", "correlation_id"} for line in lines)

@@ -24,8 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from exports.engine import export_run
 from exports.models import Export
-from exports.services import export_request, export_run
+from exports.services import export_request
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
 
 PROJECT = Path(__file__).resolve().parents[2]

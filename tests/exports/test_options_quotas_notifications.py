@@ -15,8 +15,8 @@ import pytest
 from django.core import mail
 
 from exports import notify
+from exports.engine import export_run
 from exports.models import Export
-from exports.services import export_run
 from tests.conftest import jwt_client, open_uploads, read_export_bytes, stored_keys, wait_for_status
 from tests.factories import EntryFactory, MarketFactory, UserFactory
 

@@ -9,14 +9,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from exports import states, storage
+from exports.engine import export_run
+from exports.engine.reconcile import export_reconcile
 from exports.models import Export, ExportEvent
-from exports.services import export_request, export_run
+from exports.services import export_request
 from exports.services.actions import ActionRefused, export_cancel, export_expire, export_retry
 from exports.services.maintenance import (
     export_apply_retention,
     export_clean_orphans,
     export_find_orphans,
-    export_reconcile,
     periodic_task_due,
 )
 from tests.conftest import jwt_client, open_uploads, read_export_bytes, stored_keys

@@ -19,10 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exports import states, storage
+from exports.engine import export_run
+from exports.engine.reconcile import export_reconcile
 from exports.models import Export
-from exports.services import export_request, export_run
+from exports.services import export_request
 from exports.services.ccpa import ccpa_delete_user_exports
-from exports.services.maintenance import export_find_orphans, export_reconcile
+from exports.services.maintenance import export_find_orphans
 from exports.types import EXPORT_TYPES
 from tests.conftest import open_uploads, stored_keys, uses_s3
 from tests.factories import CampaignFactory, EntryFactory, FanFactory, MarketFactory, UserFactory

@@ -14,8 +14,9 @@ import pytest
 from campaigns import selectors
 from campaigns.models import Code, ScoringRecord
 from exports import storage
+from exports.engine import export_run
 from exports.models import Export
-from exports.services import export_request, export_run
+from exports.services import export_request
 from exports.types import EXPORT_TYPES, reminder_email
 from exports.types.base import ExportContext
 from tests.conftest import jwt_client, open_uploads, read_export_bytes, stored_keys

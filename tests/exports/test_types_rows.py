@@ -12,8 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Code, Entry, Fan, ScoringRecord
+from exports.engine import export_run
 from exports.models import Export
-from exports.services import export_request, export_run
+from exports.services import export_request
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportContext
 from tests.conftest import read_export_bytes, stored_keys, wait_for_status

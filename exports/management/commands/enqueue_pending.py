@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from exports.services import export_enqueue_pending
+from exports.queue import export_enqueue_pending
 
 
 class Command(BaseCommand):

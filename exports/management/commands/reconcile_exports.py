@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from exports.services.maintenance import export_reconcile
+from exports.engine.reconcile import export_reconcile
 
 
 class Command(BaseCommand):

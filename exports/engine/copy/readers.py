@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from exports.services.copy_path.rows import BatchStatement, Chunk, planner_settings_apply
+from exports.engine.copy.rows import BatchStatement, Chunk, planner_settings_apply
 
 if TYPE_CHECKING:
-    from exports.services.copy_path import BatchPlan
+    from exports.engine.copy import BatchPlan
 
 _DONE = object()
 _JOIN_SECONDS = 30

@@ -1,4 +1,4 @@
-"""Short-lived download links for finished exports."""
+"""Short-lived download links for finished exports (read-only: no state changes)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Writing an export's output: rows → cells → writer → part uploader → multipart upload.
 
-Three shapes, chosen by the type's `output`: one delimited file (checkpointed at part
-boundaries, so it can resume), one ZIP of delimited members streamed straight into the upload,
-or several delimited objects (one storage key each). Memory stays bounded in all three.
+Three shapes (OutputShape): one delimited file (checkpointed at part boundaries, so it can
+resume), one ZIP of delimited members streamed straight into the upload, or several delimited
+objects (one storage key each). Memory stays bounded in all three.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from exports import states, storage
+from exports import storage
 from exports.columns import Column, header_row
-from exports.errors import ExportStopped
+from exports.engine import copy
+from exports.engine.attempt import CHECK_EVERY_ROWS, Run
+from exports.engine.uploader import PartUploader
 from exports.options import OutputSpec
-from exports.services import copy_path
-from exports.services.monitor import CHECK_EVERY_ROWS, RunMonitor
-from exports.storage import MultipartUpload, UploadedPart
-from exports.types.base import ExportContext, ExportType
-from exports.writers import DelimitedWriter, GzipSink, JsonLinesWriter, PartUploader
+from exports.storage import MultipartUpload
+from exports.types.base import ExportContext
+from exports.writers import DelimitedWriter, GzipSink, JsonLinesWriter
 from exportsite.conf import export_settings
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -35,8 +35,10 @@ def _flush_chars() -> int:
     return min(MAX_FLUSH_CHARS, export_settings().part_size_bytes)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
+    """What a finished write produced (the run's counters are the live view)."""
+
     rows: int
     bytes: int
     sha256: str
@@ -44,13 +46,15 @@ class RunResult:
 
 
 @contextmanager
-def _uploading(upload: MultipartUpload, monitor: RunMonitor, parts: list[UploadedPart] | None = None):
-    """A PartUploader for `upload`; on any error its background part uploads are stopped and
-    waited for, so the caller's abort leaves nothing behind."""
+def _uploading(upload: MultipartUpload, run: Run, *, resumed: bool = False):
+    """A PartUploader for `upload` reporting to `run`; on any error its background part uploads
+    are stopped and waited for, so the caller's abort leaves nothing behind."""
     uploader = PartUploader(
-        upload, part_size=export_settings().part_size_bytes, on_part=monitor.on_part, parts=parts, mark=monitor.mark
+        upload,
+        part_size=export_settings().part_size_bytes,
+        on_part=run.part_uploaded,
+        parts=run.parts if resumed else None,
     )
-    monitor.upload, monitor.uploader = upload, uploader
     try:
         yield uploader
     except BaseException:
@@ -76,61 +80,52 @@ def _open_writer(sink, spec: OutputSpec, flush_chars: int):
     return DelimitedWriter(sink, delimiter=spec.file_format.delimiter, flush_chars=flush_chars)
 
 
-def write_single(
-    ctx: ExportContext,
-    export_type: ExportType,
-    upload: MultipartUpload,
-    *,
-    monitor: RunMonitor,
-    spec: OutputSpec,
-    resumed_parts: list[UploadedPart] | None = None,
-) -> RunResult:
+def write_single(ctx: ExportContext, run: Run, *, spec: OutputSpec) -> RunResult:
     """One file. Parts are cut only between records of different keys, and each part records a
     checkpoint (rows, last key, parts), so a later run can continue after it."""
-    with _uploading(upload, monitor, resumed_parts) as uploader:
+    upload, export_type, resumed = run.upload, run.export_type, run.resumed
+    assert upload is not None  # the run flow starts (or resumes) the upload first
+    with _uploading(upload, run, resumed=resumed) as uploader:
         sink = GzipSink(uploader) if spec.gzip else uploader
         flush_chars = _flush_chars()
         columns = _select_columns(export_type.columns(ctx), spec.columns)
-        if resumed_parts:
-            writer = _open_writer(_NoBom(sink), spec, flush_chars)
-        else:
-            writer = _open_writer(sink, spec, flush_chars)
+        writer = _open_writer(_NoBom(sink) if resumed else sink, spec, flush_chars)
         writer.write_header(header_row(columns))
-        if resumed_parts and not spec.jsonl:
+        if resumed and not spec.jsonl:
             writer.discard_pending()  # the header is in the first part already
-        if copy_path.copy_fast_path_usable(export_type=export_type, columns=columns, spec=spec):
+        if copy.copy_fast_path_usable(export_type=export_type, columns=columns, spec=spec):
             writer.flush()
-            rows, last_key = copy_path.copy_rows_into(
-                ctx, export_type, columns, sink, monitor=monitor, spec=spec, flush_chars=flush_chars
+            rows, last_key = copy.copy_rows_into(
+                ctx, run, columns, sink, uploader=uploader, spec=spec, flush_chars=flush_chars
             )
         else:
-            rows, last_key = _python_rows(ctx, export_type, columns, writer, monitor=monitor, flush_chars=flush_chars)
-        monitor.rows, monitor.last_key = rows, last_key
+            rows, last_key = _python_rows(ctx, run, columns, writer, uploader=uploader, flush_chars=flush_chars)
+        uploader.boundary((rows, last_key))
         writer.close()
         if spec.gzip:
             sink.close()
         parts = uploader.close()
-    monitor.check(force=True)
+    run.advance(rows=rows, last_key=last_key)
+    run.check(force=True)
     upload.complete(parts)
     return RunResult(rows=rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
 
 
-def _python_rows(ctx, export_type, columns, writer, *, monitor: RunMonitor, flush_chars: int) -> tuple[int, Any]:
+def _python_rows(ctx, run: Run, columns, writer, *, uploader: PartUploader, flush_chars: int) -> tuple[int, Any]:
     """Portable path: records from the ORM, cells formatted in Python, csv.writer."""
     values = [column.value for column in columns]
-    rows, last_key = monitor.rows, ctx.resume_after
+    rows, last_key = run.rows, ctx.resume_after
     check_at = rows + CHECK_EVERY_ROWS
-    for record in export_type.records(ctx):
+    for record in run.export_type.records(ctx):
         key = record.key
         if key != last_key and writer.pending_chars >= flush_chars:
-            monitor.rows, monitor.last_key = rows, last_key
+            uploader.boundary((rows, last_key))
             writer.flush()
         writer.write_row([value(record) for value in values])
         rows += 1
         last_key = key
         if rows >= check_at:
-            monitor.rows = rows
-            monitor.check()
+            run.advance(rows=rows)
             check_at = rows + CHECK_EVERY_ROWS
     return rows, last_key
 
@@ -147,26 +142,28 @@ class _NoBom:
         return self._sink.write(data)
 
 
-def _stream_rows(writer: DelimitedWriter, columns: Sequence[Column], records: Iterable, monitor: RunMonitor) -> None:
+def _stream_rows(writer: DelimitedWriter, columns: Sequence[Column], records: Iterable, run: Run) -> None:
     values = [column.value for column in columns]
     flush_chars = _flush_chars()
-    check_at = monitor.rows + CHECK_EVERY_ROWS
+    rows = run.rows
+    check_at = rows + CHECK_EVERY_ROWS
     for record in records:
         writer.write_row([value(record) for value in values])
-        monitor.rows += 1
+        rows += 1
         if writer.pending_chars >= flush_chars:
             writer.flush()
-        if monitor.rows >= check_at:
-            monitor.check()
-            check_at = monitor.rows + CHECK_EVERY_ROWS
+        if rows >= check_at:
+            run.advance(rows=rows)
+            check_at = rows + CHECK_EVERY_ROWS
+    run.advance(rows=rows)
 
 
-def write_zip(
-    ctx: ExportContext, export_type: ExportType, upload: MultipartUpload, *, monitor: RunMonitor
-) -> RunResult:
+def write_zip(ctx: ExportContext, run: Run) -> RunResult:
     """One ZIP, members written one after another straight into the multipart upload (zipfile
     writes data descriptors on an unseekable stream, so nothing is staged on disk)."""
-    with _uploading(upload, monitor) as uploader:
+    upload, export_type = run.upload, run.export_type
+    assert upload is not None
+    with _uploading(upload, run) as uploader:
         # Members carry the job's start time, not the wall clock, so the same data gives the same bytes.
         stamp = ctx.started_at.astimezone(UTC).timetuple()[:6]
         with zipfile.ZipFile(uploader, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
@@ -176,20 +173,21 @@ def write_zip(
                 with archive.open(info, mode="w", force_zip64=True) as member:
                     writer = DelimitedWriter(member, delimiter=export_type.file_format.delimiter)
                     writer.write_header(header_row(output.columns))
-                    _stream_rows(writer, output.columns, output.records, monitor)
+                    _stream_rows(writer, output.columns, output.records, run)
                     writer.close()
         parts = uploader.close()
-    monitor.check(force=True)
+    run.check(force=True)
     upload.complete(parts)
-    return RunResult(rows=monitor.rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
+    return RunResult(rows=run.rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
 
 
-def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMonitor) -> RunResult:
+def write_multi(ctx: ExportContext, run: Run) -> RunResult:
     """Several objects, one per file. Every file is streamed and its parts uploaded first; the
     uploads are completed together at the end, so consumers (e.g. SFMC) never see a partial
     set. On any error the uploads are aborted and nothing is left. The sha256 covers all files'
     bytes in order."""
-    pending: list[tuple[MultipartUpload, list[UploadedPart]]] = []
+    export_type = run.export_type
+    pending: list[tuple[MultipartUpload, list]] = []
     upload: MultipartUpload | None = None
     digest = hashlib.sha256()
     total_bytes = 0
@@ -199,21 +197,16 @@ def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMoni
                 export_type.storage_alias, key=output.name, content_type=export_type.content_type, acl=export_type.acl
             )
             upload.start()
-            open_uploads = [[u.key, u.upload_id] for u, _ in pending] + [[upload.key, upload.upload_id]]
-            if not states.record_checkpoint(
-                monitor.export_id, attempt=monitor.attempt, checkpoint={"open": open_uploads}
-            ):
-                raise ExportStopped()
-            with _uploading(upload, monitor) as uploader:
-                uploader.write = _hashing_write(uploader.write, digest)
-                writer = DelimitedWriter(uploader, delimiter=export_type.file_format.delimiter)
+            run.record_open_uploads([[u.key, u.upload_id] for u, _ in pending] + [[upload.key, upload.upload_id]])
+            with _uploading(upload, run) as uploader:
+                writer = DelimitedWriter(_HashingSink(uploader, digest), delimiter=export_type.file_format.delimiter)
                 writer.write_header(header_row(output.columns))
-                _stream_rows(writer, output.columns, output.records, monitor)
+                _stream_rows(writer, output.columns, output.records, run)
                 writer.close()
                 pending.append((upload, uploader.close()))
                 total_bytes += uploader.bytes_written
             upload = None
-        monitor.check(force=True)
+        run.check(force=True)
         for finished, parts in pending:
             finished.complete(parts)
     except BaseException:
@@ -226,33 +219,15 @@ def write_multi(ctx: ExportContext, export_type: ExportType, *, monitor: RunMoni
             except Exception:  # noqa: BLE001 - the original error is the one to raise
                 continue
         raise
-    return RunResult(rows=monitor.rows, bytes=total_bytes, sha256=digest.hexdigest(), keys=[u.key for u, _ in pending])
+    return RunResult(rows=run.rows, bytes=total_bytes, sha256=digest.hexdigest(), keys=[u.key for u, _ in pending])
 
 
-def multi_recorded(checkpoint: dict) -> list[tuple[str, str]]:
-    """(key, upload id) of every object a multi-object attempt recorded in its checkpoint: each
-    upload it opened (completed or not: they are completed together at the very end), and the
-    finished keys older versions recorded under "keys" (no upload id)."""
-    opened = [(str(key), str(upload_id)) for key, upload_id in checkpoint.get("open", [])]
-    return opened + [(str(key), "") for key in checkpoint.get("keys", [])]
+class _HashingSink:
+    """Hashes what passes into the uploader (a multi-object run hashes all files together)."""
 
+    def __init__(self, sink: PartUploader, digest):
+        self._sink, self._digest = sink, digest
 
-def discard_multi(alias: str, checkpoint: dict) -> int:
-    """Abort every upload a multi-object attempt recorded and delete the objects it completed;
-    returns how many objects were deleted. Safe to repeat."""
-    deleted = 0
-    for key, upload_id in multi_recorded(checkpoint):
-        if upload_id:
-            storage.multipart_upload(alias, key=key, content_type="", acl="private", upload_id=upload_id).abort()
-        if storage.object_exists(alias, key):
-            storage.object_delete(alias, key)
-            deleted += 1
-    return deleted
-
-
-def _hashing_write(write, digest):
-    def hashing_write(data: bytes) -> int:
-        digest.update(data)
-        return write(data)
-
-    return hashing_write
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        return self._sink.write(data)

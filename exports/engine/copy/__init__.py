@@ -28,13 +28,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 
-from django.conf import settings
 from django.db import connection
 
 from exports.columns import Column
-from exports.options import OutputSpec
-from exports.services.copy_path.readers import ReaderPool
-from exports.services.copy_path.rows import (
+from exports.engine.attempt import Run
+from exports.engine.copy.readers import ReaderPool
+from exports.engine.copy.rows import (
     AFTER_STAND_IN,
     UPPER_STAND_IN,
     BatchStatement,
@@ -43,8 +42,9 @@ from exports.services.copy_path.rows import (
     copy_rows,
     row_key,
 )
-from exports.services.monitor import RunMonitor
-from exports.types.base import CopyQuery
+from exports.engine.uploader import PartUploader
+from exports.options import OutputSpec
+from exports.types.base import CopyQuery, ExportType
 from exportsite.conf import export_settings
 
 __all__ = [
@@ -63,14 +63,14 @@ __all__ = [
 _DELIMITERS = {"\t": "E'\\t'", ",": "','"}
 
 
-def copy_fast_path_usable(*, export_type, columns: Sequence[Column], spec: OutputSpec) -> bool:
+def copy_fast_path_usable(*, export_type: ExportType, columns: Sequence[Column], spec: OutputSpec) -> bool:
     return (
         connection.vendor == "postgresql"
-        and settings.EXPORTS_COPY_FAST_PATH
+        and export_settings().copy_fast_path
         and not spec.jsonl
         and not spec.excel
         and spec.file_format.delimiter in _DELIMITERS
-        and hasattr(export_type, "copy_queryset")
+        and export_type.has_copy_path
         and all(column.sql is not None for column in columns)
         and bool(columns)
         and columns[0].header == export_type.key_header
@@ -124,26 +124,30 @@ class BatchPlan:
         return bounds
 
 
-def copy_rows_into(ctx, export_type, columns, sink, *, monitor: RunMonitor, spec: OutputSpec, flush_chars: int):
+def copy_rows_into(
+    ctx, run: Run, columns, sink, *, uploader: PartUploader, spec: OutputSpec, flush_chars: int
+) -> tuple[int, object]:
     """PostgreSQL fast path: formatted rows from COPY, batch after batch in key order, written
     to `sink` in chunks that end between keys (so every part ends between keys)."""
+    export_type = run.export_type
     delimiter = spec.file_format.delimiter
     template = export_type.copy_queryset(ctx, columns, after_id=AFTER_STAND_IN, upper_id=UPPER_STAND_IN)
+    assert template is not None  # has_copy_path
     sql, template_params = copy_statement(template, delimiter=delimiter)
     statement = BatchStatement(sql, tuple(template_params), delimiter.encode(), flush_chars)
     plan = BatchPlan(ctx, export_type, target_bytes=batch_target_bytes())
-    rows, last_key = monitor.rows, ctx.resume_after
+    rows, last_key = run.rows, ctx.resume_after
     # closing(): on any error the readers stop (and the job's connection ends its COPY) at once.
-    with closing(_batch_source(statement, plan, monitor=monitor, readers=copy_reader_count())) as batches:
+    with closing(_batch_source(statement, plan, run=run, readers=copy_reader_count())) as batches:
         for batch in batches:
             with closing(batch):
                 for chunk in batch:
                     rows += chunk.rows
                     last_key = chunk.last_key
-                    monitor.rows, monitor.last_key = rows, last_key
+                    uploader.boundary((rows, last_key))
                     sink.write(chunk.data)
                     plan.observe(chunk)
-                    monitor.check()
+                    run.advance(rows=rows, last_key=last_key)
     return rows, last_key
 
 
@@ -160,13 +164,13 @@ def batch_target_bytes() -> int:
     return max(64 * 1024, export_settings().part_size_bytes // 2)
 
 
-def _batch_source(statement: BatchStatement, plan: BatchPlan, *, monitor: RunMonitor, readers: int):
+def _batch_source(statement: BatchStatement, plan: BatchPlan, *, run: Run, readers: int):
     """Batches in key order. The first ones run on the job's own connection, so a small export
     is done before any reader thread or connection would have started; past `_SOLO_ROWS` rows
     the reader pool takes over the rest."""
     with batch_planner():
         while (bounds := plan.next_bounds()) is not None:
-            yield _deferred_batch(statement, bounds, monitor)
+            yield _deferred_batch(statement, bounds, run)
             if readers > 1 and plan.rows_seen >= _SOLO_ROWS:
                 break
         else:
@@ -178,7 +182,7 @@ def _batch_source(statement: BatchStatement, plan: BatchPlan, *, monitor: RunMon
         yield from pool.batches(plan)
 
 
-def _deferred_batch(statement: BatchStatement, bounds: tuple[int, int], monitor: RunMonitor) -> Iterator[Chunk]:
+def _deferred_batch(statement: BatchStatement, bounds: tuple[int, int], run: Run) -> Iterator[Chunk]:
     # The COPY holds the connection: heartbeats and checkpoints wait for the end of the batch.
-    with monitor.deferred():
+    with run.deferred():
         yield from statement.chunks(*bounds)

@@ -20,7 +20,7 @@ from psycopg import pq
 # id order. Left alone, PostgreSQL picked a hash join over a scan of the whole fan table (in
 # parallel workers, plus a sort) and JIT-compiled the formatting expressions, about a second
 # per batch, for every batch: 1M rows ran 60x slower than 100k.
-_BATCH_PLANNER = {
+BATCH_PLANNER = {
     "jit": "off",
     "enable_hashjoin": "off",
     "enable_mergejoin": "off",
@@ -35,7 +35,7 @@ AFTER_STAND_IN, UPPER_STAND_IN = -7_000_000_000_000_000_001, -7_000_000_000_000_
 def planner_settings_apply() -> None:
     """Set the batch planner settings on this thread's connection."""
     with connection.cursor() as cursor:
-        for name, value in _BATCH_PLANNER.items():
+        for name, value in BATCH_PLANNER.items():
             cursor.execute(f"SET {name} = {value}")
 
 
@@ -47,7 +47,7 @@ def batch_planner():
         yield
     finally:
         with connection.cursor() as cursor:
-            for name in _BATCH_PLANNER:
+            for name in BATCH_PLANNER:
                 cursor.execute(f"RESET {name}")
 
 

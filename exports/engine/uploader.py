@@ -1,0 +1,112 @@
+"""The part uploader: a write-only byte stream cut into numbered parts of a multipart upload."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from exports.storage import MultipartUpload, UploadedPart
+
+# What a run knows about the bytes written up to a record boundary (rows, key of the last row).
+Mark = Any
+
+
+class PartUploader:
+    """Uploads what it buffered as one part once the buffer reaches `part_size`. A part therefore
+    ends where a write ended; the row loops write only whole records and call `boundary(mark)`
+    before each such write, so every part ends between records, with a mark saying what it holds.
+
+    Parts are hashed and uploaded by one background thread, in order, while the caller keeps
+    reading rows (both release the GIL); at most `in_flight` parts wait, so memory stays bounded
+    at about (in_flight + 1) parts. `on_part(part, mark)`, the one report to the run, is called in
+    the caller's thread, in order, with the mark of the part's last record, so a checkpoint never
+    claims more than the uploaded parts hold. `parts` is given when a run resumes an upload.
+    """
+
+    def __init__(
+        self,
+        upload: MultipartUpload,
+        *,
+        part_size: int,
+        on_part: Callable[[UploadedPart, Mark], None] | None = None,
+        parts: list[UploadedPart] | None = None,
+        in_flight: int = 1,
+    ):
+        self._upload = upload
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._on_part = on_part
+        self._mark: Mark = None
+        self._in_flight = in_flight
+        self._digest = hashlib.sha256()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="part-upload")
+        self._pending: deque[tuple[Future, Mark]] = deque()
+        self._parts: list[UploadedPart] = list(parts or [])
+        self._next_number = len(self._parts) + 1
+        self.bytes_written = sum(part.size for part in self._parts)
+
+    def boundary(self, mark: Mark) -> None:
+        """The next write ends after the record this mark describes."""
+        self._mark = mark
+
+    def write(self, data: bytes | bytearray) -> int:
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= self._part_size:
+            # The full buffer itself goes to the upload (no copy) and a new one fills; an
+            # uploaded part's buffer is freed when its upload ends (its memory reused by the
+            # worker's one malloc arena, exportsite.malloc), so at most two parts are held.
+            chunk, self._buffer = self._buffer, bytearray()
+            self._submit(chunk)
+        while self._pending and self._pending[0][0].done():
+            self._finish_oldest()
+        return len(data)
+
+    def flush(self) -> None:
+        """File-object protocol (zipfile calls it); parts are only cut by size."""
+
+    def _submit(self, chunk: bytes | bytearray) -> None:
+        number, self._next_number = self._next_number, self._next_number + 1
+        self._pending.append((self._executor.submit(self._hash_and_upload, number, chunk), self._mark))
+        while len(self._pending) > self._in_flight:
+            self._finish_oldest()
+
+    def _hash_and_upload(self, number: int, chunk: bytes | bytearray) -> UploadedPart:
+        self._digest.update(chunk)
+        return self._upload.write_part(number, chunk)
+
+    def _finish_oldest(self) -> None:
+        future, mark = self._pending.popleft()
+        part = future.result()  # an upload error surfaces here, in the caller's thread
+        self._parts.append(part)
+        if self._on_part is not None:
+            self._on_part(part, mark)
+
+    def close(self) -> list[UploadedPart]:
+        """Upload the remainder as the last part (S3 needs at least one part, even if empty),
+        wait for every part, and return them all (resumed ones first), ready to complete."""
+        if self._buffer or not (self._parts or self._pending):
+            chunk = bytes(self._buffer)
+            self._buffer.clear()
+            self._submit(chunk)
+        while self._pending:
+            self._finish_oldest()
+        self._executor.shutdown()
+        return list(self._parts)
+
+    def discard(self) -> None:
+        """After an error: drop queued parts and wait for the one being uploaded, so an abort
+        that follows leaves nothing behind."""
+        for future, _ in self._pending:
+            future.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes written through this uploader (not of resumed parts); read it
+        after close()."""
+        return self._digest.hexdigest()
