@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/exportsite
 REDIS_URL ?= redis://127.0.0.1:6379/15
 CACHE_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgres lint typecheck format audit lock bench clean
+.PHONY: run test test-sqlite test-postgres lint typecheck format audit lock bench diagrams clean
 
 # requirements.txt (runtime) and requirements-dev.txt (runtime + test/dev, same versions) are
 # hashed locks made by `make lock` from the .in files. --require-hashes refuses any file whose
@@ -39,10 +39,11 @@ test-postgres: $(VENV)/.installed-dev
 	DATABASE_URL=$(PG_URL) DRAMATIQ_BROKER_URL=$(REDIS_URL) DJANGO_CACHE_URL=$(CACHE_URL) EXPORTSITE_TEST_S3=1 \
 		$(PY) -m pytest -q -p no:cacheprovider
 
-## lint: ruff (lint + format check), then mypy
+## lint: ruff (lint + format check), the layer contracts (import-linter, pyproject.toml), then mypy
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(MAKE) --no-print-directory typecheck
 
 ## typecheck: mypy with django-stubs + djangorestframework-stubs (config: pyproject.toml [tool.mypy]).
@@ -73,6 +74,10 @@ lock: $(VENV)/.installed-dev
 ## bench: the hot-path benchmark against the machine's PostgreSQL (see bench/README.md)
 bench: $(VENV)/.installed-dev
 	DATABASE_URL=$(PG_URL) $(PY) bench/run.py $(BENCH_ARGS)
+
+## diagrams: docs/diagrams/*.svg from their Graphviz sources beside them (needs `dot`)
+diagrams:
+	for source in docs/diagrams/*.dot; do dot -Tsvg "$$source" -o "$${source%.dot}.svg"; done
 
 clean:
 	rm -rf var out .pytest_cache

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+
+from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def error_body(status: int, message: str, payload: str = "") -> dict:
 
 def body_too_big_body() -> dict:
     """413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE (the middleware's and the views' answer)."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = export_settings().max_body_bytes
     return error_body(413, "Request body too large.", f"The request body must be at most {limit} bytes.")
 
 

@@ -17,10 +17,10 @@ import threading
 import time
 
 import dramatiq
-from django.conf import settings
 from django.db import connection
 
 from exports import storage
+from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,11 @@ def _check_broker() -> str:
 
 
 def _check_storage() -> str:
-    for alias in settings.EXPORT_STORAGE_ALIASES:
+    conf = export_settings()
+    for alias in conf.storage_aliases:
         storage.storage_ping(alias)
-    aliases = settings.EXPORT_STORAGE_ALIASES
-    return ",".join(sorted({"s3" if "s3" in settings.STORAGES[a]["BACKEND"].lower() else "local" for a in aliases}))
+    kinds = {"s3" if "s3" in conf.storages[alias]["BACKEND"].lower() else "local" for alias in conf.storage_aliases}
+    return ",".join(sorted(kinds))
 
 
 CHECKS = {"database": _check_database, "broker": _check_broker, "storage": _check_storage}

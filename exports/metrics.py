@@ -15,22 +15,20 @@ the model's choices. Metrics never carry campaign ids, user ids or anything pers
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import TYPE_CHECKING
 
 from django.utils import timezone
-from dramatiq.middleware import Middleware
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from dramatiq.middleware.prometheus import Prometheus
+# The worker processes' part is exports.worker_metrics; settings name its middleware from here.
+from exports.statuses import ACTIVE_STATUSES, FINAL_STATUSES, ExportStatus
+from exports.worker_metrics import WorkerMetrics  # noqa: F401
+from exportsite.conf import export_settings
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +59,17 @@ EXPORT_FAILURES = Counter(
     ["export_type", "kind"],
 )
 
-_FINAL_STATUSES = ("FINISHED", "FAILED", "EXPIRED", "CANCELLED")
-
 
 def record_job_end(
     export_type: str, status: str, duration_seconds: float | None, rows: int = 0, bytes: int = 0
 ) -> None:
     """Count one job reaching a final status; `rows`/`bytes` are those of the finished file(s)."""
-    if status not in _FINAL_STATUSES:
+    if status not in FINAL_STATUSES:
         raise ValueError(f"not a final export status: {status!r}")
     EXPORT_JOBS_ENDED.labels(export_type=export_type, status=status).inc()
     if duration_seconds is not None:
         EXPORT_DURATION.labels(export_type=export_type).observe(max(0.0, duration_seconds))
-    if status == "FINISHED":
+    if status == ExportStatus.FINISHED:
         EXPORT_ROWS.labels(export_type=export_type).inc(max(0, rows or 0))
         EXPORT_BYTES.labels(export_type=export_type).inc(max(0, bytes or 0))
 
@@ -102,7 +98,7 @@ def _active_job_stats() -> tuple[dict[tuple[str, str], int], dict[str, datetime]
     """(count per (type, status) of PENDING/TRIGGERED jobs, oldest PENDING creation per type)."""
     from django.db.models import Count, Min
 
-    from exports.models import ACTIVE_STATUSES, Export
+    from exports.models import Export
 
     counts: dict[tuple[str, str], int] = {}
     oldest: dict[str, datetime] = {}
@@ -114,7 +110,7 @@ def _active_job_stats() -> tuple[dict[tuple[str, str], int], dict[str, datetime]
     )
     for row in rows:
         counts[(row["export_type"], row["status"])] = row["jobs"]
-        if row["status"] == "PENDING":
+        if row["status"] == ExportStatus.PENDING:
             oldest[row["export_type"]] = row["oldest"]
     return counts, oldest
 
@@ -127,8 +123,6 @@ def _cached_job_stats() -> tuple[dict[tuple[str, str], int], dict[str, datetime]
     """`_active_job_stats()`, read again only when the last read is older than
     metrics_cache_seconds (0: every scrape). Failures are not kept: the next scrape retries."""
     global _stats_cache
-    from exportsite.conf import export_settings
-
     ttl = export_settings().metrics_cache_seconds
     with _stats_lock:  # concurrent scrapes (threads) wait for one read instead of each running it
         now = time.monotonic()
@@ -168,7 +162,7 @@ class ExportJobsCollector(Collector):
 
         now = timezone.now()
         for export_type in sorted(set(EXPORT_TYPES) | {key for key, _ in counts}):
-            for status in ("PENDING", "TRIGGERED"):
+            for status in ACTIVE_STATUSES:
                 active.add_metric([export_type, status], counts.get((export_type, status), 0))
             created = oldest_created.get(export_type)
             oldest.add_metric([export_type], (now - created).total_seconds() if created else 0)
@@ -207,103 +201,3 @@ def register_collector() -> ExportJobsCollector:
 
 
 register_collector()
-
-
-# --- Worker processes: Dramatiq's Prometheus middleware -------------------------------------
-
-
-class WorkerMetrics(Middleware):
-    """Dramatiq's Prometheus middleware, adapted to this project (settings add it only when
-    EXPORTS_WORKER_METRICS_PORT is set):
-
-    - values go to PROMETHEUS_MULTIPROC_DIR, which settings then require; Dramatiq's own
-      middleware would switch to its `dramatiq_prom_db` folder after metrics were created;
-    - the exposition server listens on EXPORTS_WORKER_METRICS_HOST:EXPORTS_WORKER_METRICS_PORT
-      and serves the export metrics too (in a worker every metric is a multiprocess value);
-    - outside `rundramatiq` (the in-thread workers of tests and `manage.py serve`) no process
-      boots, so the hooks do nothing instead of failing on metrics that were never created.
-    """
-
-    def __init__(self) -> None:
-        self._prometheus: Prometheus | None = None  # Dramatiq's middleware, created at process boot
-
-    @property
-    def forks(self):
-        return [serve_worker_metrics]
-
-    def after_process_boot(self, broker) -> None:
-        # Imported here: the module creates Dramatiq's default folder when it is imported.
-        from dramatiq.middleware.prometheus import Prometheus
-
-        multiproc_dir = _multiproc_dir()
-        prometheus = Prometheus()
-        prometheus.after_process_boot(broker)  # points the environment at its own folder …
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["prometheus_multiproc_dir"] = multiproc_dir  # … undo
-        self._prometheus = prometheus
-
-    def after_worker_shutdown(self, broker, worker) -> None:
-        if self._prometheus is not None:
-            from prometheus_client import multiprocess
-
-            multiprocess.mark_process_dead(os.getpid(), _multiproc_dir())
-
-    def after_nack(self, broker, message) -> None:
-        if self._prometheus is not None:
-            self._prometheus.after_nack(broker, message)
-
-    def after_enqueue(self, broker, message, delay) -> None:
-        if self._prometheus is not None:
-            self._prometheus.after_enqueue(broker, message, delay)
-
-    def before_delay_message(self, broker, message) -> None:
-        if self._prometheus is not None:
-            self._prometheus.before_delay_message(broker, message)
-
-    def before_process_message(self, broker, message) -> None:
-        if self._prometheus is not None:
-            self._prometheus.before_process_message(broker, message)
-
-    def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
-        if self._prometheus is not None:
-            self._prometheus.after_process_message(broker, message, result=result, exception=exception)
-
-    def after_skip_message(self, broker, message) -> None:
-        if self._prometheus is not None:
-            self._prometheus.after_skip_message(broker, message)
-
-
-def _multiproc_dir() -> str:
-    from django.conf import settings
-
-    return settings.PROMETHEUS_MULTIPROC_DIR
-
-
-class _WorkerMetricsHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=_multiproc_dir())
-        output = generate_latest(registry)
-        self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.send_header("Content-Length", str(len(output)))
-        self.end_headers()
-        self.wfile.write(output)
-
-    def log_message(self, format: str, *args) -> None:
-        logger.debug("worker metrics: " + format, *args)
-
-
-def serve_worker_metrics() -> int:
-    """Dramatiq fork process: serve every worker process's metrics of this `rundramatiq`."""
-    from django.conf import settings
-
-    address = (settings.EXPORTS_WORKER_METRICS_HOST, settings.EXPORTS_WORKER_METRICS_PORT)
-    logger.info("worker metrics server listening", extra={"host": address[0], "port": address[1]})
-    with HTTPServer(address, _WorkerMetricsHandler) as server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-    return 0

@@ -9,30 +9,9 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.models import Campaign
+from exports.statuses import ACTIVE_STATUSES, ExpiredReason, ExportStatus, FailureKind
 
-
-class ExportStatus(models.TextChoices):
-    PENDING = "PENDING"
-    TRIGGERED = "TRIGGERED"
-    FINISHED = "FINISHED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    EXPIRED = "EXPIRED"
-
-
-ACTIVE_STATUSES = (ExportStatus.PENDING, ExportStatus.TRIGGERED)
-
-
-class ExpiredReason(models.TextChoices):
-    TIMEOUT = "timeout", "ran past its deadline"
-    STAFF = "staff", "expired by staff"
-    RETENTION = "retention", "file deleted by retention"
-
-
-class FailureKind(models.TextChoices):
-    DATA = "data", "data error (will not succeed on retry)"
-    TRANSIENT = "transient", "transient error (database, storage or broker)"
-    INTERNAL = "internal", "internal error"
+__all__ = ["ACTIVE_STATUSES", "ExpiredReason", "Export", "ExportEvent", "ExportStatus", "FailureKind", "PeriodicTask"]
 
 
 class Export(models.Model):
@@ -88,7 +67,7 @@ class Export(models.Model):
             # so it holds across API processes. Partial unique indexes work on SQLite and PostgreSQL.
             models.UniqueConstraint(
                 fields=["campaign", "export_type", "parameters_digest"],
-                condition=Q(status__in=["PENDING", "TRIGGERED"]),
+                condition=Q(status__in=list(ACTIVE_STATUSES)),
                 name="export_one_active_per_parameters",
             ),
         ]

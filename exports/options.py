@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Campaign
 from exports.errors import BadRequest
-from exports.types.base import CSV, TSV, FileFormat
+from exports.types.base import CSV, TSV, FileFormat, OutputShape
 
 OPTION_NAMES = ("columns", "format", "compression", "excel", "filters")
 FILTER_NAMES = ("marketIds", "createdFrom", "createdTo")
@@ -53,7 +53,7 @@ def parse_options(*, body: dict, export_type, campaign: Campaign, now: datetime)
     given = {name: body[name] for name in OPTION_NAMES if body.get(name) is not None}
     if not given:
         return {}
-    if export_type.output != "single":
+    if export_type.output is not OutputShape.SINGLE:
         names = ", ".join(f"'{name}'" for name in given)
         raise BadRequest(
             f"Option {names} is not available for export type '{export_type.key}'.",

@@ -12,10 +12,11 @@ import codecs
 import re
 from itertools import accumulate
 
-from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
+
+from exportsite.conf import export_settings
 
 MAX_DEPTH = 64
 
@@ -36,7 +37,7 @@ def json_depth(text: str) -> int:
 def _text_encoding(parser_context: dict) -> str:
     """The request's charset, if it is a text encoding: a bytes-to-bytes codec (bz2_codec…)
     would decompress past DATA_UPLOAD_MAX_MEMORY_SIZE (as DRF's own get_encoding refuses)."""
-    encoding = parser_context.get("encoding") or settings.DEFAULT_CHARSET
+    encoding = parser_context.get("encoding") or export_settings().default_charset
     try:
         "".encode(encoding)
     except (LookupError, UnicodeError):

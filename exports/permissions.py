@@ -8,7 +8,6 @@ the API's export reads are scoped with `visible_campaigns`, through exports.sele
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 from rest_framework.permissions import BasePermission
@@ -17,6 +16,7 @@ from rest_framework.throttling import UserRateThrottle
 from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
 from exports.errors import MissingPermissions
+from exportsite.conf import export_settings
 
 AnyUser = User | AnonymousUser
 
@@ -69,4 +69,4 @@ class PerUserThrottle(UserRateThrottle):
     scope = "exports"
 
     def get_rate(self) -> str:
-        return settings.EXPORTS_API_RATE
+        return export_settings().api_rate

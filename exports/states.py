@@ -51,6 +51,16 @@ def _transition(
     return _job(export_id, statuses=from_statuses, attempt=attempt).update(status=to, **fields) == 1
 
 
+def _record(export_id: ExportId, *, attempt: int, **fields) -> bool:
+    """Update this attempt's running job, as a heartbeat; False when it is no longer this worker's."""
+    return _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(heartbeat_at=timezone.now(), **fields) == 1
+
+
+def _error_fields(*, message: str = "", payload: str = "", kind: FailureKind | str = "") -> dict[str, str]:
+    """What a job says about its last error: set by a retry or a failure, blank once finished."""
+    return {"error_message": message, "error_payload": payload, "failure_kind": kind}
+
+
 def claim(export_id: ExportId, *, time_limit: timedelta) -> bool:
     """PENDING → TRIGGERED; False when someone else claimed it or it is no longer pending.
 
@@ -74,10 +84,8 @@ def requeue(export_id: ExportId, *, message: str, payload: str, kind: FailureKin
         from_statuses=(S.TRIGGERED,),
         to=S.PENDING,
         attempt=attempt,
-        error_message=message,
-        error_payload=payload,
-        failure_kind=kind,
         enqueued_at=None,
+        **_error_fields(message=message, payload=payload, kind=kind),
     )
 
 
@@ -88,37 +96,25 @@ def record_enqueued(export_id: ExportId, *, at: datetime | None = None) -> None:
 def record_upload_started(
     export_id: ExportId, *, attempt: int, storage_alias: str, storage_key: str, upload_id: str, row_estimate: int
 ) -> bool:
-    return (
-        _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(
-            storage_alias=storage_alias,
-            storage_key=storage_key,
-            upload_id=upload_id,
-            row_count=row_estimate,
-            heartbeat_at=timezone.now(),
-        )
-        == 1
+    return _record(
+        export_id,
+        attempt=attempt,
+        storage_alias=storage_alias,
+        storage_key=storage_key,
+        upload_id=upload_id,
+        row_count=row_estimate,
     )
 
 
 def record_progress(export_id: ExportId, *, attempt: int, rows_written: int, bytes_written: int) -> bool:
     """Heartbeat + progress; False means the job is no longer this worker's (cancelled, expired
     or handed to another attempt)."""
-    return (
-        _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(
-            rows_written=rows_written, bytes_written=bytes_written, heartbeat_at=timezone.now()
-        )
-        == 1
-    )
+    return _record(export_id, attempt=attempt, rows_written=rows_written, bytes_written=bytes_written)
 
 
 def record_checkpoint(export_id: ExportId, *, attempt: int, checkpoint: dict) -> bool:
     """Save the resume point after an uploaded part; False when the job is no longer this worker's."""
-    return (
-        _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(
-            checkpoint=checkpoint, heartbeat_at=timezone.now()
-        )
-        == 1
-    )
+    return _record(export_id, attempt=attempt, checkpoint=checkpoint)
 
 
 def finish(
@@ -145,9 +141,7 @@ def finish(
         upload_id="",
         checkpoint={},
         file_expires_at=file_expires_at,
-        error_message="",
-        error_payload="",
-        failure_kind="",
+        **_error_fields(),
     )
 
 
@@ -158,9 +152,7 @@ def fail(export_id: ExportId, *, message: str, payload: str, kind: FailureKind, 
         to=S.FAILED,
         attempt=attempt,
         failed_at=timezone.now(),
-        error_message=message,
-        error_payload=payload,
-        failure_kind=kind,
+        **_error_fields(message=message, payload=payload, kind=kind),
         # The storage record (upload id, keys, checkpoint) stays until what it names has been
         # removed (clear_upload): a clean-up that fails is tried again by the reconciler.
     )

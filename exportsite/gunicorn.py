@@ -17,7 +17,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from exportsite.env import env_int, env_list, env_str
+from exportsite.environment import env_int, env_list, env_str
 from exportsite.logging import RedactDownloadTokensFilter, redact_paths
 
 # EXPORTSITE_BIND wins (comma-separated, e.g. "0.0.0.0:8000" or "unix:/run/exportsite.sock");

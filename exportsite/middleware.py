@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from exports.errors import body_too_big_body
+from exportsite.conf import export_settings
 from exportsite.logging import correlation_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
@@ -27,7 +27,7 @@ def body_too_big(request: HttpRequest) -> bool:
     body is first read, but then raises RequestDataTooBig, which it answers as 400 (or a view as
     500); checking first gives every route, DRF or not, the same 413. No route takes file uploads,
     so the whole body counts."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = export_settings().max_body_bytes
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -1,7 +1,5 @@
 import shutil
 import signal
-import socket
-import subprocess
 import time
 import uuid
 from typing import TYPE_CHECKING, cast
@@ -15,7 +13,7 @@ from rest_framework.test import APIClient
 from exports import storage
 from exports.models import Export
 from tests.factories import CampaignFactory, GroupFactory, MarketFactory, UserFactory
-from tests.processes import free_port
+from tests.processes import Procs, RedisServer
 
 if TYPE_CHECKING:
     from django.core.files.storage import FileSystemStorage
@@ -171,26 +169,14 @@ def _empty_storages() -> None:
 
 
 @pytest.fixture
-def own_redis():
-    """A private redis-server on a free port (the shared one on 6379 is never touched)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+def own_redis(tmp_path):
+    """A private redis-server on a free port (the shared one on 6379 is never touched); yields
+    (its subprocess.Popen, its URL)."""
+    if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)
-        process.terminate()
-    process.wait(timeout=10)
+    procs = Procs(tmp_path)
+    server = RedisServer(procs).start()
+    assert server.proc is not None
+    yield server.proc.popen, server.url
+    server.proc.signal_group(signal.SIGCONT)  # a test may have left it stopped (SIGSTOP)
+    procs.stop_all()

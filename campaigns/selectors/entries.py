@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from django.db.models import F, Max, Q, QuerySet
 
 from campaigns.models import Entry, Market
+from campaigns.selectors.paging import keyset_pages
 
 # Everything an entry-shaped row needs, fetched in one joined query per page.
 ENTRY_ROW_FIELDS: tuple[str, ...] = (
@@ -43,11 +44,13 @@ def entry_max_id(*, campaign_id: int) -> int:
     return Entry.objects.filter(campaign_id=campaign_id).aggregate(top=Max("id"))["top"] or 0
 
 
-def entry_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) -> int:
+def _entries(*, campaign_id: int, upper_id: int, condition: Q | None) -> QuerySet[Entry]:
     queryset = Entry.objects.filter(campaign_id=campaign_id, id__lte=upper_id)
-    if condition is not None:
-        queryset = queryset.filter(condition)
-    return queryset.count()
+    return queryset.filter(condition) if condition is not None else queryset
+
+
+def entry_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) -> int:
+    return _entries(campaign_id=campaign_id, upper_id=upper_id, condition=condition).count()
 
 
 def additional_market_count(*, campaign_id: int, upper_id: int, condition: Q | None = None) -> int:
@@ -70,23 +73,12 @@ def entry_pages(
     condition: Q | None = None,
     fields: Sequence[str] = ENTRY_ROW_FIELDS,
 ) -> Iterator[list]:
-    """Entries of a campaign in id order, one page (list of named rows) at a time.
+    """Entries of a campaign (id ≤ upper_id, matching `condition`) in id order, a page at a time.
 
-    Keyset paging (`id > last ORDER BY id LIMIT n`) keeps each query short and index-driven,
-    holds no transaction open between pages, and works on every Django backend.
-    """
-    last_id = after_id
-    while True:
-        queryset = Entry.objects.filter(campaign_id=campaign_id, id__gt=last_id, id__lte=upper_id)
-        if condition is not None:
-            queryset = queryset.filter(condition)
-        page = list(queryset.order_by("id").values_list(*fields, named=True)[:page_size])
-        if not page:
-            return
-        yield page
-        if len(page) < page_size:
-            return
-        last_id = page[-1].id
+    Keyset paging keeps each query short and index-driven, holds no transaction open between
+    pages, and works on every Django backend."""
+    queryset = _entries(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+    return keyset_pages(queryset, fields=fields, page_size=page_size, after_id=after_id)
 
 
 def additional_market_ids(*, entry_ids: Sequence[int]) -> dict[int, list[int]]:
@@ -131,9 +123,7 @@ def entry_batch_boundary(
 ) -> int | None:
     """The id of the `rows`-th matching entry after `after_id` (or `upper_id` when fewer are
     left); None when none is left. An index-only walk of (campaign, id)."""
-    queryset = Entry.objects.filter(campaign_id=campaign_id, id__gt=after_id, id__lte=upper_id)
-    if condition is not None:
-        queryset = queryset.filter(condition)
+    queryset = _entries(campaign_id=campaign_id, upper_id=upper_id, condition=condition).filter(id__gt=after_id)
     ids = queryset.order_by("id").values_list("id", flat=True)
     found = list(ids[rows - 1 : rows]) if rows > 0 else []
     if found:

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from exports.models import ExpiredReason, ExportStatus, FailureKind
 from exports.options import FILTER_NAMES, FORMATS
 from exports.types import EXPORT_TYPES
-from exports.types.base import Parameter
+from exports.types.base import OutputShape, Parameter
 
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
 
@@ -203,7 +203,7 @@ class ExportType(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     parameters = ExportTypeParameter(many=True)
     format = serializers.CharField(help_text="File extension (`zip` for ZIP outputs).")
-    output = serializers.ChoiceField(choices=["single", "zip", "multi"])
+    output = serializers.ChoiceField(choices=[shape.value for shape in OutputShape])
     storage = serializers.CharField(help_text="Storage alias.")
     columns = serializers.ListField(child=serializers.CharField())
     filters = serializers.ListField(child=serializers.CharField())

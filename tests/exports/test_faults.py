@@ -23,27 +23,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
-from urllib.parse import quote
 
-import boto3
 import dramatiq
 import dramatiq.broker
 import pytest
-import redis
 import requests
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -59,17 +51,27 @@ from exports.services import export_request
 from exportsite.broker import WakeupRedisBroker
 from tests.conftest import TERMINAL, read_export_bytes
 from tests.factories import UserFactory
-from tests.processes import Proc, Procs, free_port
+from tests.processes import (
+    PYTHON,
+    REDIS_NAMESPACE,
+    S3_CREDENTIALS,
+    MotoServer,
+    Proc,
+    Procs,
+    RedisServer,
+    database_url,
+    free_port,
+    process_env,
+    start_worker,
+    thread_dumps,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
 RESULTS = ROOT / "out" / "fault-results.jsonl"
 PART_SIZE_KB = 64
 PART_SIZE = PART_SIZE_KB * 1024
-S3_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 BUCKETS = {alias: f"faults-{alias.replace('_', '-')}" for alias in settings.EXPORT_STORAGE_ALIASES}
-REDIS_NAMESPACE = "dramatiq"  # what exportsite.settings gives a RedisBroker (workers use it)
-ENTRIES_QUEUE = "exports.entries"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -84,7 +86,7 @@ pytestmark = [
 ]
 
 
-# --- processes -------------------------------------------------------------------------------
+# --- processes (tests/processes.py starts them) ----------------------------------------------
 
 
 @pytest.fixture
@@ -94,45 +96,6 @@ def procs(transactional_db, tmp_path):
     registry = Procs(tmp_path)
     yield registry
     registry.stop_all()
-
-
-def wait_for(
-    predicate: Callable[[], object],
-    *,
-    timeout: float,
-    what: str,
-    procs: Procs | None = None,
-    interval: float = 0.05,
-    watch: Callable[[], None] | None = None,
-):
-    """Poll until `predicate()` is truthy (returned), or fail after `timeout` seconds with the
-    subprocesses' log tails. `watch` runs on every poll and may fail earlier (see `not_stuck`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if watch is not None:
-            watch()
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (procs.tails() if procs else ""))
-        time.sleep(interval)
-
-
-def thread_dumps(workers: list[Proc]) -> str:
-    """Abort live workers and return the stacks of their threads that were running an export
-    (PYTHONFAULTHANDLER=1 makes SIGABRT print every thread's stack)."""
-    dumps = []
-    for worker in workers:
-        if not worker.alive():
-            continue
-        worker.signal_group(signal.SIGABRT)
-        worker.wait_gone(5)
-        output = worker.output()
-        blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", output[output.find("Fatal Python error") :])
-        ours = [block.strip() for block in blocks if f"{ROOT}/exports/services/" in block]
-        dumps.append(f"\n--- {worker.name}: threads in exports/services ---\n" + "\n\n".join(ours or ["(none)"]))
-    return "".join(dumps)
 
 
 def not_stuck(export_id, workers: list[Proc], *, attempt: int | None = None, seconds: float = 8.0):
@@ -171,150 +134,34 @@ def single_attempt(export_id, workers: list[Proc], procs: Procs, *, result: dict
     return watch
 
 
-class RedisServer:
-    """A private redis-server that keeps nothing on disk: stopping it loses every message."""
-
-    def __init__(self, procs: Procs):
-        self.procs = procs
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: Proc | None = None
-
-    def start(self) -> RedisServer:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.proc = self.procs.start("redis", [*argv, "--daemonize", "no"], env=dict(os.environ))
-        wait_for(self._ping, timeout=10, what="redis-server to accept connections", procs=self.procs)
-        return self
-
-    def _ping(self) -> bool:
-        try:
-            return bool(self.client().ping())
-        except redis.exceptions.ConnectionError:
-            return False
-
-    def stop(self) -> None:
-        assert self.proc is not None, "start() first"
-        self.proc.stop(timeout=5)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, db=0, socket_timeout=2)
-
-    def queued(self, queue: str = ENTRIES_QUEUE) -> int:
-        """Messages waiting in a Dramatiq queue (the message hash, delayed queue included)."""
-        client = self.client()
-        return client.hlen(f"{REDIS_NAMESPACE}:{queue}.msgs") + client.hlen(f"{REDIS_NAMESPACE}:{queue}.DQ.msgs")
-
-    def consumers(self, exclude: set[str]) -> set[str]:
-        """Broker ids that talked to this Redis (Dramatiq's heartbeat set), minus `exclude`."""
-        # A client without decode_responses returns bytes (redis-py types replies as any encoding).
-        members = cast("list[bytes]", self.client().zrange(f"{REDIS_NAMESPACE}:__heartbeats__", 0, -1))
-        return {member.decode() for member in members} - exclude
+def start_moto(procs: Procs) -> MotoServer:
+    """A private moto S3 with one bucket per export storage alias, taking parts as small as the
+    workers' PART_SIZE_KB (S3's 5 MB minimum part would refuse them)."""
+    return MotoServer(procs, buckets=BUCKETS, server_env={"S3_UPLOAD_PART_MIN_SIZE": "256"}).start()
 
 
-class MotoServer:
-    """A private moto S3 server process (its state lives in memory: a restart loses everything)."""
-
-    def __init__(self, procs: Procs):
-        self.procs = procs
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc: Proc | None = None
-
-    def start(self) -> MotoServer:
-        env = {**os.environ, "S3_UPLOAD_PART_MIN_SIZE": "256"}
-        argv = [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
-        self.proc = self.procs.start("moto", argv, env=env)
-        wait_for(self._up, timeout=20, what="moto server to answer", procs=self.procs, interval=0.1)
-        for bucket in BUCKETS.values():
-            self.client().create_bucket(Bucket=bucket)
-        return self
-
-    def _up(self) -> bool:
-        try:
-            return requests.get(self.endpoint, timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
-
-    def kill(self) -> None:
-        assert self.proc is not None, "start() first"
-        self.proc.kill()
-
-    def client(self):
-        return boto3.client("s3", endpoint_url=self.endpoint, **S3_CREDENTIALS)
-
-    def open_uploads(self) -> list[dict]:
-        client = self.client()
-        return [
-            upload
-            for bucket in BUCKETS.values()
-            for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-        ]
-
-    def read(self, key: str, alias: str = "exports") -> bytes:
-        return self.client().get_object(Bucket=BUCKETS[alias], Key=key)["Body"].read()
-
-    def parts_uploaded(self, key: str, upload_id: str, alias: str = "exports") -> int:
-        response = self.client().list_parts(Bucket=BUCKETS[alias], Key=key, UploadId=upload_id, MaxParts=10_000)
-        return len(response.get("Parts", []))
-
-    def parts_of(self, key: str, alias: str = "exports") -> int:
-        """The number of parts a completed multipart object was assembled from (its ETag's -N)."""
-        etag = self.client().head_object(Bucket=BUCKETS[alias], Key=key)["ETag"].strip('"')
-        return int(etag.rsplit("-", 1)[1]) if "-" in etag else 1
-
-
-def _database_url() -> str:
-    """The test database (not the configured one) as a DATABASE_URL for subprocesses."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+# The workers' settings: small parts (a file has many) and every timer short.
+FAULT_SETTINGS = {
+    "DJANGO_DEBUG": "1",
+    "DJANGO_SECRET_KEY": "fault-tests-secret-key-long-enough-for-hs256-signing",
+    "LOG_LEVEL": "INFO",
+    "EXPORTS_PART_SIZE_KB": PART_SIZE_KB,
+    "EXPORTS_STALE_AFTER_SECONDS": 3,
+    "EXPORTS_RETRY_BACKOFF_SECONDS": 0,
+    "EXPORTS_MAINTENANCE_INTERVAL_SECONDS": 1,
+    "EXPORTS_PROGRESS_INTERVAL_SECONDS": 1,
+    "PYTHONFAULTHANDLER": "1",  # SIGABRT prints every thread's stack (see thread_dumps)
+}
 
 
 def service_env(tmp_path: Path, *, broker_url: str, moto: MotoServer | None = None, **overrides: object) -> dict:
-    """Environment of a worker or web subprocess: everything from env vars, as in production."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "TZ")
-    env = {name: os.environ[name] for name in keep if name in os.environ}
-    env.update(
-        {
-            "PYTHONUNBUFFERED": "1",
-            "DJANGO_SETTINGS_MODULE": "exportsite.settings",
-            "DJANGO_DEBUG": "1",
-            "DJANGO_SECRET_KEY": "fault-tests-secret-key-long-enough-for-hs256-signing",
-            "EXPORTSITE_VAR_DIR": str(tmp_path / "var"),
-            "DATABASE_URL": _database_url(),
-            "DRAMATIQ_BROKER_URL": broker_url,
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "INFO",
-            "EXPORTS_PART_SIZE_KB": str(PART_SIZE_KB),
-            "EXPORTS_STALE_AFTER_SECONDS": "3",
-            "EXPORTS_RETRY_BACKOFF_SECONDS": "0",
-            "EXPORTS_MAINTENANCE_INTERVAL_SECONDS": "1",
-            "EXPORTS_PROGRESS_INTERVAL_SECONDS": "1",
-            "PYTHONFAULTHANDLER": "1",  # SIGABRT prints every thread's stack (see thread_dumps)
-        }
+    """Environment of a worker or web subprocess on the test database (not the configured one)."""
+    return process_env(
+        database_url=database_url(connection.settings_dict),
+        broker_url=broker_url,
+        var_dir=tmp_path / "var",
+        settings={**FAULT_SETTINGS, **(moto.worker_env() if moto else {}), **overrides},
     )
-    if moto is not None:
-        env.update(
-            {
-                "AWS_S3_ENDPOINT_URL": moto.endpoint,
-                "AWS_ACCESS_KEY_ID": S3_CREDENTIALS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": S3_CREDENTIALS["aws_secret_access_key"],
-                "AWS_S3_REGION_NAME": S3_CREDENTIALS["region_name"],
-                **{f"EXPORTS_STORAGE_{alias.upper()}_BUCKET": bucket for alias, bucket in BUCKETS.items()},
-            }
-        )
-    env.update({name: str(value) for name, value in overrides.items()})
-    return env
-
-
-def start_worker(procs: Procs, name: str, env: dict) -> Proc:
-    argv = [PYTHON, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"]
-    # `ulimit -c 0`: thread_dumps' SIGABRT must never leave core files in the repository.
-    return procs.start(name, ["sh", "-c", 'ulimit -c 0 && exec "$@"', "sh", *argv], env=env)
 
 
 # How the workers produce rows. "copy" is the default on PostgreSQL (EXPORTS_COPY_FAST_PATH,
@@ -545,7 +392,7 @@ class S3Scene:
 
 
 def s3_scene(procs: Procs, send_to, moto_storages, *, entries: int) -> S3Scene:
-    moto = MotoServer(procs).start()
+    moto = start_moto(procs)
     broker = RedisServer(procs).start()
     send_to(broker.url)
     moto_storages(moto)
@@ -877,7 +724,7 @@ def test_concurrent_identical_posts_from_many_processes_create_one_job(procs, tm
 
 @pytest.mark.parametrize("row_path", ROW_PATHS)
 def test_two_workers_and_duplicate_messages_run_the_job_exactly_once(procs, tmp_path, send_to, row_path):
-    moto = MotoServer(procs).start()
+    moto = start_moto(procs)
     broker = RedisServer(procs).start()
     sender = send_to(broker.url)
     user = superuser()

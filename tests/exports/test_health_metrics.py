@@ -22,7 +22,7 @@ from exports.engine import export_run
 from exports.services import export_request
 from exportsite.broker import WakeupRedisBroker
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
-from tests.processes import PRODUCTION_REQUIRED, free_port
+from tests.processes import PRODUCTION_REQUIRED, free_port, gunicorn_argv, gunicorn_env
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -411,24 +411,9 @@ def test_gunicorn_serves_the_app_and_logs_json_access_lines(tmp_path):
     import urllib.request
 
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("EXPORTS_", "DJANGO_", "AWS_")) and key not in ("DATABASE_URL", "DRAMATIQ_BROKER_URL")
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "exportsite.settings",
-            "DJANGO_DEBUG": "1",
-            "EXPORTSITE_VAR_DIR": str(tmp_path),
-            "EXPORTSITE_BIND": f"127.0.0.1:{port}",
-            "EXPORTSITE_WEB_WORKERS": "1",
-            "EXPORTSITE_WEB_THREADS": "2",
-        }
-    )
-    gunicorn = Path(sys.executable).with_name("gunicorn")
+    env = gunicorn_env(tmp_path, port, DJANGO_DEBUG="1")
     server = subprocess.Popen(
-        [str(gunicorn), "-c", "python:exportsite.gunicorn", "exportsite.wsgi"],
+        gunicorn_argv(),
         cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,

@@ -10,16 +10,15 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from campaigns.models import Campaign
 from campaigns.services import demo_dataset_create
 from exports.models import Export
+from tests.conftest import TERMINAL
 from tests.exports.test_faults import (  # noqa: F401 - `procs` is a fixture
-    TERMINAL,
     procs,
     pytestmark,
     request_entries,
     service_env,
-    start_worker,
     superuser,
-    wait_for,
 )
+from tests.processes import start_worker, wait_for
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 

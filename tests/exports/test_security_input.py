@@ -6,9 +6,7 @@ import io
 import ipaddress
 import json
 import logging
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +31,7 @@ from exportsite.gunicorn import JsonAccessLogger
 from exportsite.logging import CorrelationIdFilter, JsonLineFormatter
 from tests.conftest import is_postgres, jwt_client
 from tests.factories import UserFactory
-from tests.processes import PRODUCTION_REQUIRED, free_port
+from tests.processes import PRODUCTION_REQUIRED, free_port, gunicorn_argv, gunicorn_env
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -336,28 +334,17 @@ def test_a_real_gunicorn_in_production_mode_redacts_download_tokens(tmp_path):
     if not is_postgres():
         pytest.skip("starts a gunicorn process: PostgreSQL pass only")
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("EXPORTS_", "DJANGO_", "AWS_")) and key not in ("DATABASE_URL", "DRAMATIQ_BROKER_URL")
-    }
-    env.update(
-        {
-            **PRODUCTION_REQUIRED,
-            "DJANGO_SETTINGS_MODULE": "exportsite.settings",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "LOG_LEVEL": "INFO",
-            "LOG_FORMAT": "json",
-            "EXPORTSITE_VAR_DIR": str(tmp_path),
-            "EXPORTSITE_BIND": f"127.0.0.1:{port}",
-            "EXPORTSITE_WEB_WORKERS": "1",
-            "EXPORTSITE_WEB_THREADS": "2",
-            "EXPORTS_INPROCESS_WORKER": "0",
-        }
+    env = gunicorn_env(
+        tmp_path,
+        port,
+        **PRODUCTION_REQUIRED,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
+        EXPORTS_INPROCESS_WORKER="0",
     )
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
-        [str(gunicorn), "-c", "python:exportsite.gunicorn", "exportsite.wsgi"],
+        gunicorn_argv(),
         cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,7 +1,7 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from campaigns.models import Campaign
+from exportsite.conf import export_settings
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         base = f"http://{addr}"
         campaign = Campaign.objects.filter(access_groups__name="Demo Campaign Staff").order_by("id").first()
         campaign_id = campaign.pk if campaign else 1
-        broker = settings.DRAMATIQ_BROKER_URL.split("@")[-1] or "in-process (no broker configured)"
+        broker = export_settings().broker_url.split("@")[-1] or "in-process (no broker configured)"
         self.stdout.write(f"""
 exportsite is starting on {base}
   admin:        {base}/admin/      user {username} / {password}

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -28,7 +27,7 @@ class Command(BaseCommand):
             process = subprocess.Popen(
                 [
                     sys.executable,
-                    str(settings.BASE_DIR / "manage.py"),
+                    str(conf.base_dir / "manage.py"),
                     "rundramatiq",
                     "--processes",
                     "1",
