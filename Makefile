@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/exportsite
 REDIS_URL ?= redis://127.0.0.1:6379/15
 CACHE_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test test-sqlite test-postgres lint typecheck format audit lock bench diagrams clean
+.PHONY: run test test-sqlite test-postgres lint typecheck format audit lock bench soak diagrams clean
 
 # requirements.txt (runtime) and requirements-dev.txt (runtime + test/dev, same versions) are
 # hashed locks made by `make lock` from the .in files. --require-hashes refuses any file whose
@@ -74,6 +74,17 @@ lock: $(VENV)/.installed-dev
 ## bench: the hot-path benchmark against the machine's PostgreSQL (see bench/README.md)
 bench: $(VENV)/.installed-dev
 	DATABASE_URL=$(PG_URL) $(PY) bench/run.py $(BENCH_ARGS)
+
+## load: API load test: locust, 100 users for 60 s against gunicorn in production mode on PostgreSQL
+##       (its own database) + Redis; fails on any 5xx (see load/README.md). LOAD_ARGS=--smoke: 10 s
+.PHONY: load
+load: $(VENV)/.installed-dev
+	DATABASE_URL=$(PG_URL) $(PY) load/run.py $(LOAD_ARGS)
+
+## soak: the chaos soak (soak/README.md): exports of every type under random faults, 10 minutes by
+##       default; SOAK_ARGS="--seconds 60 --entries 20000" is the CI version
+soak: $(VENV)/.installed-dev
+	$(PY) soak/run.py $(SOAK_ARGS)
 
 ## diagrams: docs/diagrams/*.svg from their Graphviz sources beside them (needs `dot`)
 diagrams:

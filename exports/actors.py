@@ -9,6 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from exports.engine import export_run, export_time_limit
+from exports.engine.liveness import vouch
 from exports.engine.reconcile import export_reconcile
 from exports.services.maintenance import export_apply_retention
 from exports.services.notifications import export_send_email, export_send_webhook
@@ -21,7 +22,8 @@ _TIME_LIMIT_GRACE_MS = 60_000
 
 def _declare_actor(export_type: ExportType) -> dramatiq.Actor:
     def run_export(export_id: str) -> None:
-        export_run(export_id=export_id)
+        with vouch():  # this process beats for the run while it lasts (exports/engine/liveness.py)
+            export_run(export_id=export_id)
 
     run_export.__name__ = export_type.actor_name
     run_export.__doc__ = f"Run one `{export_type.key}` export."

@@ -12,7 +12,6 @@ import hashlib
 
 from django.contrib.auth import get_user_model
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -20,11 +19,12 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from exports.permissions import PerUserThrottle
+from exports.throttling import AtomicRateThrottle
 from exportsite.client_ip import client_address
 from exportsite.conf import export_settings
 
 
-class _LoginThrottle(SimpleRateThrottle):
+class _LoginThrottle(AtomicRateThrottle):
     def get_rate(self) -> str:
         return export_settings().login_rate
 

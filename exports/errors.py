@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -103,6 +104,24 @@ def body_too_big_body() -> dict:
     return error_body(413, "Request body too large.", f"The request body must be at most {limit} bytes.")
 
 
+# A PostgreSQL restart takes a few seconds; clients may ask again after this many.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, out of connections), as opposed to a
+    query that is wrong (those stay 500s)."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable() -> tuple[dict, dict[str, str]]:
+    """The 503 body and headers while the database is unavailable (the middleware's and the
+    API's answer). The error's text stays out of the answer and the logs: it names hosts."""
+    logger.warning("database unavailable: 503")
+    body = error_body(503, "Service unavailable.", "The database is unavailable; try again in a few seconds.")
+    return body, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+
+
 def _drf_detail_text(detail: object) -> str:
     if isinstance(detail, dict):
         return "; ".join(f"{key}: {_drf_detail_text(value)}" for key, value in detail.items())
@@ -129,6 +148,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(body_too_big_body(), status=413)
     if isinstance(exc, Http404):
         return Response(error_body(404, "Not found.", str(exc)), status=404)
+    if is_database_unavailable(exc):
+        body, headers = database_unavailable()
+        return Response(body, status=503, headers=headers)
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         detail = exc.detail.get("detail", exc.detail) if isinstance(exc.detail, dict) else exc.detail
         response = Response(error_body(401, "Authentication required.", _drf_detail_text(detail)), status=401)

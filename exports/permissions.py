@@ -16,6 +16,7 @@ from rest_framework.throttling import UserRateThrottle
 from campaigns.models import Campaign
 from campaigns.selectors import campaigns_visible_to
 from exports.errors import MissingPermissions
+from exports.throttling import AtomicRateThrottle
 from exportsite.conf import export_settings
 
 AnyUser = User | AnonymousUser
@@ -63,7 +64,7 @@ class CanDeleteForCcpa(BasePermission):
         return True
 
 
-class PerUserThrottle(UserRateThrottle):
+class PerUserThrottle(AtomicRateThrottle, UserRateThrottle):
     """API requests per user (anonymous: per client address), at EXPORTS_API_RATE (e.g. "300/min")."""
 
     scope = "exports"

@@ -6,6 +6,10 @@ which keeps this portable across SQLite, PostgreSQL and non-SQL backends.
 
 Worker-side updates also match the attempt number they claimed (`attempt=`): it fences off a
 worker that was presumed dead and replaced, so it can no longer move or touch the job.
+
+Every update here rides out a lost database connection (exports/db_retry.py): being
+compare-and-set, a repeated update cannot move a job twice, and a transition whose first try
+was committed with only its reply lost is recognised by the values it wrote (`_landed`).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from django.db.models import F, QuerySet, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from exports import db_retry
 from exports.models import ExpiredReason, Export, ExportStatus, FailureKind
 
 S = ExportStatus
@@ -48,12 +53,32 @@ def _transition(
     for old in from_statuses:
         if to not in ALLOWED_TRANSITIONS[old]:
             raise IllegalTransition(f"{old} → {to} is not a legal export transition")
-    return _job(export_id, statuses=from_statuses, attempt=attempt).update(status=to, **fields) == 1
+
+    def update(retrying: bool) -> bool:
+        if _job(export_id, statuses=from_statuses, attempt=attempt).update(status=to, **fields) == 1:
+            return True
+        # A retry that matches nothing: the first try may have been committed, its reply lost.
+        # Answering False then would disown our own move (e.g. delete a finished file).
+        return retrying and _landed(export_id, to=to, attempt=attempt, fields=fields)
+
+    return db_retry.retried(update, what=f"export to {to}")
+
+
+def _landed(export_id: ExportId, *, to: str, attempt: int | None, fields: dict) -> bool:
+    """The job is in `to` with the plain values this transition wrote (its timestamp or its
+    messages), so it was this transition's earlier try, not someone else's, that moved it."""
+    written = {
+        name: value
+        for name, value in fields.items()
+        if isinstance(value, str | int | datetime) and not isinstance(value, bool)
+    }
+    return _job(export_id, statuses=(to,), attempt=attempt).filter(**written).exists()
 
 
 def _record(export_id: ExportId, *, attempt: int, **fields) -> bool:
     """Update this attempt's running job, as a heartbeat; False when it is no longer this worker's."""
-    return _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(heartbeat_at=timezone.now(), **fields) == 1
+    running = _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt)
+    return db_retry.retried(lambda _: running.update(heartbeat_at=timezone.now(), **fields) == 1, what="export record")
 
 
 def _error_fields(*, message: str = "", payload: str = "", kind: FailureKind | str = "") -> dict[str, str]:
@@ -90,7 +115,8 @@ def requeue(export_id: ExportId, *, message: str, payload: str, kind: FailureKin
 
 
 def record_enqueued(export_id: ExportId, *, at: datetime | None = None) -> None:
-    Export.objects.filter(pk=export_id, status=S.PENDING).update(enqueued_at=at or timezone.now())
+    pending = Export.objects.filter(pk=export_id, status=S.PENDING)
+    db_retry.retried(lambda _: pending.update(enqueued_at=at or timezone.now()), what="export enqueued")
 
 
 def record_upload_started(
@@ -110,6 +136,15 @@ def record_progress(export_id: ExportId, *, attempt: int, rows_written: int, byt
     """Heartbeat + progress; False means the job is no longer this worker's (cancelled, expired
     or handed to another attempt)."""
     return _record(export_id, attempt=attempt, rows_written=rows_written, bytes_written=bytes_written)
+
+
+def record_heartbeats(attempts: list[tuple[ExportId, int]]) -> int:
+    """The liveness beat (engine/liveness.py): the heartbeat of each (job, attempt) still
+    running that attempt, in one UPDATE; how many matched. Not retried: the next beat is."""
+    fenced = Q()
+    for export_id, attempt in attempts:
+        fenced |= Q(pk=export_id, attempts=attempt)
+    return Export.objects.filter(fenced, status=ExportStatus.TRIGGERED).update(heartbeat_at=timezone.now())
 
 
 def record_checkpoint(export_id: ExportId, *, attempt: int, checkpoint: dict) -> bool:
@@ -178,11 +213,13 @@ def expire(
 
 def clear_upload(export_id: ExportId) -> None:
     """Forget the storage location once its partial upload has been aborted."""
-    Export.objects.filter(pk=export_id).exclude(status__in=(S.FINISHED, S.PENDING, S.TRIGGERED)).update(
-        upload_id="", storage_key="", storage_keys=[], checkpoint={}
+    ended = Export.objects.filter(pk=export_id).exclude(status__in=(S.FINISHED, S.PENDING, S.TRIGGERED))
+    db_retry.retried(
+        lambda _: ended.update(upload_id="", storage_key="", storage_keys=[], checkpoint={}), what="export clear upload"
     )
 
 
 def clear_upload_of_active(export_id: ExportId, *, attempt: int) -> None:
     """A fresh start after a checkpoint that cannot be resumed."""
-    _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt).update(upload_id="", storage_key="", checkpoint={})
+    running = _job(export_id, statuses=(S.TRIGGERED,), attempt=attempt)
+    db_retry.retried(lambda _: running.update(upload_id="", storage_key="", checkpoint={}), what="export clear upload")

@@ -9,6 +9,12 @@ once. The poll stays as the fallback (a wake-up lost while the listener reconnec
 most one idle timeout), and an ack wakes its consumer too, so a consumer whose prefetch was
 full takes the next message as soon as a slot frees. RabbitMQ pushes messages and needs none
 of this.
+
+RabbitMQ (EarlyAckRabbitmqBroker): its `consumer_timeout` (30 minutes by default) closes the
+channel of a message left unacked that long and redelivers it, and Dramatiq acks only after the
+actor returns, so a long export's message would be handed out again mid-run. Export messages are acked when their run
+starts instead (exports/early_ack.py), and their queues prefetch one message, so at most one
+waits unacked per export queue. The job's state in the database owns it from then on.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 import threading
 
 import redis
+from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 
 logger = logging.getLogger(__name__)
@@ -138,3 +145,67 @@ class _WakeableConsumer(_RedisConsumer):
     def nack(self, message) -> None:
         super().nack(message)
         self._wake.set()
+
+
+class EarlyAckRabbitmqBroker(RabbitmqBroker):
+    """RabbitmqBroker whose export messages are acked when their run starts (module docstring)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Imported here: django_dramatiq builds the broker before the apps are loaded.
+        from exports.early_ack import EarlyAck
+
+        self.early_ack = EarlyAck()
+        self.add_middleware(self.early_ack)
+
+    @property
+    def consumer_class(self):
+        return _EarlyAckConsumer
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000):
+        if self.early_ack.acks_early(queue_name):
+            # An early ack frees the prefetch slot at once, so the prefetch is the number of
+            # messages waiting unacked behind busy threads (each can reach consumer_timeout).
+            prefetch = self.early_ack.prefetch
+        return super().consume(queue_name, prefetch, timeout)
+
+
+class _EarlyAckConsumer(_RabbitmqConsumer):
+    """Dramatiq's RabbitMQ consumer that can ack a message before its actor runs, and that acks
+    a message only on the channel that delivered it."""
+
+    def __next__(self):
+        message = super().__next__()
+        if message is not None:
+            message._delivered_by = self
+        return message
+
+    def ack_early(self, message) -> bool:
+        """Ack `message` now, from a worker thread (the consumer thread sends it within its poll
+        interval); the ack after the actor is then skipped. False if another channel delivered it."""
+        if not self._delivered(message):
+            return False
+        message._acked_early = True  # even if sending fails: the tag is spent, the channel dead
+        super().ack(message)
+        return True
+
+    def ack(self, message) -> None:
+        if getattr(message, "_acked_early", False):
+            return
+        if self._delivered(message):
+            super().ack(message)
+
+    def nack(self, message) -> None:
+        if getattr(message, "_acked_early", False):
+            return  # the job's own state records the failure
+        if self._delivered(message):
+            super().nack(message)
+
+    def _delivered(self, message) -> bool:
+        # A delivery tag is only valid on its channel; one closed by consumer_timeout or a lost
+        # connection was replaced, RabbitMQ has requeued its messages, and the same tag number on
+        # the new channel is another message.
+        if getattr(message, "_delivered_by", None) is self:
+            return True
+        logger.info("message from a closed RabbitMQ channel not acked; RabbitMQ has requeued it")
+        return False

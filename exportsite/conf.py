@@ -41,8 +41,12 @@ class ExportSettings:
     prometheus_multiproc_dir: str = _setting("PROMETHEUS_MULTIPROC_DIR")
     broker_url: str = _setting("DRAMATIQ_BROKER_URL")
     max_attempts: int = _setting("EXPORTS_MAX_ATTEMPTS")
+    # How long a worker's state write waits out a lost database connection (exports/db_retry.py).
+    db_retry_seconds: int = _setting("EXPORTS_DB_RETRY_SECONDS")
     retry_backoff_seconds: int = _setting("EXPORTS_RETRY_BACKOFF_SECONDS")
     stale_after_seconds: int = _setting("EXPORTS_STALE_AFTER_SECONDS")
+    # Every worker process beats for its running jobs this often (exports/engine/liveness.py).
+    liveness_interval_seconds: int = _setting("EXPORTS_LIVENESS_INTERVAL_SECONDS")
     reenqueue_after_seconds: int = _setting("EXPORTS_REENQUEUE_AFTER_SECONDS")
     maintenance_interval_seconds: int = _setting("EXPORTS_MAINTENANCE_INTERVAL_SECONDS")
     retention_days: int = _setting("EXPORTS_RETENTION_DAYS")
@@ -67,6 +71,8 @@ class ExportSettings:
     # Django's own: the charset of a request body that names none.
     default_charset: str = _setting("DEFAULT_CHARSET")
     base_dir: Path = _setting("BASE_DIR")
+    # Django's own: development mode (commands that hand out credentials refuse production).
+    debug: bool = _setting("DEBUG")
 
     def retention_days_for(self, export_type: str) -> int:
         return self.retention_days_by_type.get(export_type, self.retention_days)

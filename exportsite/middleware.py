@@ -1,5 +1,6 @@
-"""Request middleware: correlation id from X-Request-ID (or generated), echoed back; and the
-413 answer for a body over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+"""Request middleware: correlation id from X-Request-ID (or generated), echoed back; the 413
+answer for a body over DATA_UPLOAD_MAX_MEMORY_SIZE; and the 503 answer while the database is
+unavailable (for views outside DRF: the API's exception handler gives DRF views the same)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import uuid
 
 from django.http import HttpRequest, JsonResponse
 
-from exports.errors import body_too_big_body
+from exports import db_retry
+from exports.errors import body_too_big_body, database_unavailable, is_database_unavailable
 from exportsite.conf import export_settings
 from exportsite.logging import correlation_id_var
 
@@ -46,10 +48,21 @@ class CorrelationIdMiddleware:
         request.correlation_id = correlation_id
         token = correlation_id_var.set(correlation_id)
         try:
-            response = (
-                JsonResponse(body_too_big_body(), status=413) if body_too_big(request) else self.get_response(request)
-            )
+            # A request does not wait out a database outage (its client retries after the 503).
+            with db_retry.without_waiting():
+                response = (
+                    JsonResponse(body_too_big_body(), status=413)
+                    if body_too_big(request)
+                    else self.get_response(request)
+                )
         finally:
             correlation_id_var.reset(token)
         response["X-Request-ID"] = correlation_id
         return response
+
+    def process_exception(self, request, exception):
+        """A view outside DRF (admin, downloads) that lost the database answers 503, not 500."""
+        if not is_database_unavailable(exception):
+            return None
+        body, headers = database_unavailable()
+        return JsonResponse(body, status=503, headers=headers)

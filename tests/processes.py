@@ -1,6 +1,6 @@
 """The processes of the fault tests and the benchmark: each in its own session (so its forked
 children can be signalled as a group), output captured to files, stopped group-wide. Private
-Redis, moto S3 and PostgreSQL servers on free ports (stopping one never touches the machine's
+Redis, moto S3, PostgreSQL and RabbitMQ servers on free ports (stopping one never touches the machine's
 shared services), Dramatiq workers, and the environments they are started with.
 
 Imported by bench/run.py before Django is set up: nothing here may import Django or the apps."""
@@ -26,6 +26,8 @@ from typing import cast
 from urllib.parse import quote
 
 import boto3
+import pika
+import pika.exceptions
 import psycopg
 import redis
 
@@ -494,3 +496,84 @@ class PostgresCluster:
     def kill(self) -> None:
         assert self.proc is not None, "start() first"
         self.proc.kill()
+
+
+class RabbitNode:
+    """A private RabbitMQ node, never the machine's on 5672: `rabbitmq-server` with its own node
+    name, AMQP and distribution ports, data, logs, config (`settings`: rabbitmq.conf entries, e.g.
+    consumer_timeout), no plugins, and an Erlang cookie in a new folder. stop() is `rabbitmqctl
+    stop`; the folder goes with stop_all, whatever happened."""
+
+    # The Debian wrappers in /usr/sbin switch to the rabbitmq user, who cannot read our folder.
+    BIN = Path("/usr/lib/rabbitmq/bin")
+
+    def __init__(self, procs: Procs, *, settings: Mapping[str, object] | None = None):
+        self.procs = procs
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"exportsite-test-{os.getpid()}-{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+        self.folder = Path(tempfile.mkdtemp(prefix="exportsite-rabbit-"))
+        procs.defer(lambda: shutil.rmtree(self.folder, ignore_errors=True))
+        self.config_file = self.folder / "rabbitmq.conf"
+        lines = {"listeners.tcp.1": f"127.0.0.1:{self.port}", **(settings or {})}
+        self.config_file.write_text("".join(f"{name} = {value}\n" for name, value in lines.items()))
+        (self.folder / "enabled_plugins").write_text("[].\n")
+        self.proc: Proc | None = None
+
+    def _env(self) -> dict[str, str]:
+        env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL") if name in os.environ}
+        return {
+            **env,
+            "HOME": str(self.folder),  # the node's and rabbitmqctl's Erlang cookie
+            "RABBITMQ_CONF_ENV_FILE": "/dev/null",  # not the machine's node name
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.config_file),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+
+    def start(self, timeout: float = 60) -> RabbitNode:
+        self.proc = self.procs.start("rabbitmq", [str(self.BIN / "rabbitmq-server")], env=self._env())
+        wait_for(
+            self._accepts, timeout=timeout, what="the RabbitMQ node to accept AMQP", procs=self.procs, proc=self.proc
+        )
+        return self
+
+    def _accepts(self) -> bool:
+        try:  # a port check first: pika logs every refused connection at ERROR
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            pika.BlockingConnection(pika.URLParameters(self.url + "?connection_attempts=1")).close()
+        except (OSError, pika.exceptions.AMQPError):
+            return False
+        return True
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """`rabbitmqctl -n <node> …`'s output."""
+        argv = [str(self.BIN / "rabbitmqctl"), "-n", self.node, *args]
+        done = subprocess.run(argv, env=self._env(), capture_output=True, text=True, timeout=timeout, check=True)
+        return done.stdout
+
+    def queues(self) -> dict[str, tuple[int, int]]:
+        """{queue: (ready, unacknowledged)} on the node."""
+        out = self.ctl("list_queues", "-q", "--no-table-headers", "name", "messages_ready", "messages_unacknowledged")
+        rows = (line.split() for line in out.splitlines() if line.strip())
+        return {name: (int(ready), int(unacked)) for name, ready, unacked in rows}
+
+    def log(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in (self.folder / "log").glob("*.log"))
+
+    def stop(self) -> None:
+        """`rabbitmqctl stop`, then the process group (SIGTERM, SIGKILL if it lingers)."""
+        if self.proc is None:
+            return
+        if self.proc.alive():
+            try:
+                self.ctl("stop", timeout=60)
+            except (subprocess.SubprocessError, OSError):
+                pass
+        self.proc.stop(timeout=15)

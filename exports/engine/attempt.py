@@ -4,7 +4,8 @@ The attempt number fences every database update (a run that lost its job changes
 the run keeps the upload, the checkpoint and the counters. The row loops tell it how far they
 are (`advance`), the part uploader tells it a part is stored (`part_uploaded`, its one
 callback), and the run does the rest: heartbeat, progress, checkpoints, cancellation, the
-deadline and the type's limits. Nothing else writes into it.
+deadline and the type's limits. Nothing else writes into it. (Its worker process beats for it
+too, whatever its thread is doing: liveness.py.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from exports import states
+from exports.engine import liveness
 from exports.engine.uploader import Mark
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
 from exports.models import Export
@@ -45,6 +47,7 @@ class Run:
         self._last_check = time.monotonic()
         self._deferred = False
         self._pending_checkpoint: dict | None = None
+        self._liveness = liveness.attempt_started(export_id=export.pk, number=self.number)
 
     # --- set up by the run flow -----------------------------------------------------------
     def resume(self, *, upload: MultipartUpload, parts: list[UploadedPart], rows: int, last_key: Any) -> None:
@@ -119,9 +122,11 @@ class Run:
         """Limits always; every progress interval (or when forced) the deadline, and a heartbeat
         that also notices a job taken away (the fenced update matches no row)."""
         self.check_limits()
+        now = time.monotonic()
+        if self._liveness is not None:
+            self._liveness.active_at = now  # alive, even while the database waits (deferred)
         if self._deferred:
             return
-        now = time.monotonic()
         if not force and now - self._last_check < self._interval:
             return
         self._last_check = now

@@ -4,13 +4,17 @@ The job's new state says why, in words a campaign admin understands; the upload 
 unless a retry will resume it (single files keep their upload and checkpoint), so no partial
 object is ever left behind. A clean-up that fails leaves the job's storage record in place,
 and the reconciler's pass over ended jobs tries again.
+
+A run cut off by a database outage first waits for the database (exports/db_retry.py), then
+records its end at once and is retried without backoff: the outage is over, and the job must
+not sit TRIGGERED until the reconciler finds it, nor wait out a backoff meant for flaky storage.
 """
 
 from __future__ import annotations
 
 import logging
 
-from exports import leftovers, metrics, states, storage
+from exports import db_retry, leftovers, metrics, states, storage
 from exports.engine.attempt import Run
 from exports.engine.failures import is_transient
 from exports.errors import ExportDeadlineExceeded, ExportFailure, ExportStopped
@@ -73,6 +77,8 @@ def end_unsuccessfully(run: Run, exc: BaseException) -> str:
 
 def _record_end(run: Run, exc: BaseException) -> str:
     pk, number, log = run.export.pk, run.number, run.log
+    # The run's connection died with the database: every write below needs a new one.
+    outage = db_retry.is_connection_error(exc) and db_retry.wait_for_database(what="export end")
     if isinstance(exc, ExportStopped):
         current = Export.objects.filter(pk=pk).values_list("status", "attempts").first()
         if current is None or current[0] not in ACTIVE_STATUSES or current[1] == number:
@@ -82,7 +88,7 @@ def _record_end(run: Run, exc: BaseException) -> str:
                 states.clear_upload(pk)
         logger.info("export stopped: no longer this worker's", extra=log)
         return "stopped"
-    if is_transient(exc) and _retry_later(run, exc):
+    if is_transient(exc) and _retry_later(run, exc, outage=outage):
         return "retrying"
     cleaned = _discard_attempt_storage(run)
     if isinstance(exc, ExportDeadlineExceeded) or is_worker_time_limit(exc):
@@ -129,8 +135,9 @@ def count_end(run: Run, status: str, failure_kind: str = "") -> None:
         metrics.record_failure(run.export_type.key, failure_kind)
 
 
-def _retry_later(run: Run, exc: BaseException) -> bool:
-    """Back to PENDING with backoff, keeping a single-file upload for the next attempt to resume."""
+def _retry_later(run: Run, exc: BaseException, *, outage: bool) -> bool:
+    """Back to PENDING with backoff (none after a database outage, which is over by now),
+    keeping a single-file upload for the next attempt to resume."""
     conf = export_settings()
     if run.number >= conf.max_attempts:
         return False
@@ -146,7 +153,8 @@ def _retry_later(run: Run, exc: BaseException) -> bool:
     ):
         return False
     metrics.record_retry(run.export_type.key)
-    delay = conf.retry_delay_seconds(run.number)
+    delay = 0 if outage else conf.retry_delay_seconds(run.number)
     export_enqueue(export_id=str(run.export.pk), export_type=run.export_type.key, delay_seconds=delay)
-    logger.warning("export will be retried", extra={**run.log, "delay_seconds": delay}, exc_info=exc)
+    extra = {**run.log, "delay_seconds": delay, "database_outage": outage}
+    logger.warning("export will be retried", extra=extra, exc_info=exc)
     return True

@@ -1,9 +1,10 @@
 """The reconciler: the database is the source of truth for every job a worker should be running.
 
 Re-send PENDING jobs whose message was lost; retry (or give up on) TRIGGERED jobs whose worker
-stopped heart-beating; expire jobs past their deadline; remove what ended jobs left in storage
-while their worker was gone (an open upload, a multi-object job's uploads and objects). It ends
-runs the way outcomes.py does for a live worker, so it lives beside it, in the engine.
+stopped heart-beating (that part also on its own, about every second: StaleWatch); expire jobs
+past their deadline; remove what ended jobs left in storage while their worker was gone (an
+open upload, a multi-object job's uploads and objects). It ends runs the way outcomes.py does
+for a live worker, so it lives beside it, in the engine.
 """
 
 from __future__ import annotations
@@ -57,9 +58,7 @@ def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
     now = now or timezone.now()
     conf = export_settings()
     report = ReconcileReport()
-    stale_before = now - timedelta(seconds=conf.stale_after_seconds)
-    for export in Export.objects.filter(status=ExportStatus.TRIGGERED, heartbeat_at__lt=stale_before):
-        _reconcile_stale(export, now=now, report=report)
+    _reconcile_stale_jobs(now=now, report=report)
     for export in Export.objects.filter(status=ExportStatus.PENDING, deadline_at__lt=now):
         if states.expire(
             export.pk,
@@ -84,9 +83,28 @@ def export_reconcile(*, now: datetime | None = None) -> ReconcileReport:
         if _abort_upload_of(export):
             report.uploads_aborted += 1
             states.clear_upload(export.pk)
+    _log(report)
+    return report
+
+
+def export_reconcile_stale(*, now: datetime | None = None) -> ReconcileReport:
+    """Only the takeover of TRIGGERED jobs whose worker stopped heart-beating (StaleWatch runs
+    it about once a second in every worker; the takeover itself is compare-and-set)."""
+    report = ReconcileReport()
+    _reconcile_stale_jobs(now=now or timezone.now(), report=report)
+    _log(report)
+    return report
+
+
+def _log(report: ReconcileReport) -> None:
     if any(report.as_dict().values()):
         logger.info("exports reconciled", extra=report.as_dict())
-    return report
+
+
+def _reconcile_stale_jobs(*, now: datetime, report: ReconcileReport) -> None:
+    stale_before = now - timedelta(seconds=export_settings().stale_after_seconds)
+    for export in Export.objects.filter(status=ExportStatus.TRIGGERED, heartbeat_at__lt=stale_before):
+        _reconcile_stale(export, now=now, report=report)
 
 
 def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) -> None:
@@ -114,11 +132,9 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
             message="The worker running this export stopped; it will be retried automatically.",
             payload=f"no heartbeat since {export.heartbeat_at:%Y-%m-%dT%H:%M:%SZ}",
         ):
-            export_enqueue(
-                export_id=str(export.pk),
-                export_type=export.export_type,
-                delay_seconds=conf.retry_delay_seconds(export.attempts),
-            )
+            # At once, no backoff: a dead worker says nothing about the job, and the next
+            # attempt resumes from the checkpoint (MAX_ATTEMPTS bounds a job that kills its worker).
+            export_enqueue(export_id=str(export.pk), export_type=export.export_type)
             metrics.record_retry(export.export_type)
             report.retried += 1
         return
@@ -135,3 +151,32 @@ def _reconcile_stale(export: Export, *, now: datetime, report: ReconcileReport) 
             states.clear_upload(export.pk)
         report.gave_up += 1
         send_export_ended(export_id=str(export.pk))
+
+
+class StaleWatch:
+    """When a worker process may give up other workers' jobs for dead: only once it has itself
+    reached the database for a whole EXPORTS_STALE_AFTER_SECONDS, so after a database outage (or
+    a freeze of this process) the live workers' beats get through first and no live run is taken
+    over. `tick` is called about once a second by the MaintenanceTicker thread and then checks
+    (one SELECT on the status index), so a dead worker's job is taken over at most a second
+    after it went stale; `unreachable` is called when the database failed the ticker."""
+
+    def __init__(self) -> None:
+        self._reachable_since: float | None = None
+        self._last_tick: float | None = None
+
+    def unreachable(self) -> None:
+        self._reachable_since = None
+
+    def tick(self, *, now: float) -> ReconcileReport | None:
+        """One look (`now`: time.monotonic()); the report when a stale check ran."""
+        stale_after = export_settings().stale_after_seconds
+        if self._last_tick is not None and now - self._last_tick > stale_after / 2:
+            self._reachable_since = None  # this thread did not run for a while: its view is old
+        self._last_tick = now
+        if self._reachable_since is None or now - self._reachable_since < stale_after:
+            Export.objects.filter(status=ExportStatus.TRIGGERED).exists()  # reaches the database, or raises
+            if self._reachable_since is None:
+                self._reachable_since = now
+            return None
+        return export_reconcile_stale()

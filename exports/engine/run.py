@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from exports import leftovers, metrics, states, storage
+from exports import db_retry, leftovers, metrics, states, storage
 from exports.engine import shapes
 from exports.engine.attempt import Run
 from exports.engine.outcomes import abort_quietly, end_unsuccessfully, is_worker_time_limit
@@ -37,7 +37,10 @@ def export_time_limit(export_type: ExportType) -> timedelta:
 
 def export_run(*, export_id: str) -> str:
     """Claim and run one export; a no-op for jobs that are no longer PENDING. Returns the outcome."""
-    export = Export.objects.select_related("campaign").filter(pk=export_id).first()
+    # Reads ride out a lost connection too: a message taken while the database restarts must
+    # not be dropped (its job would wait for the reconciler).
+    jobs = Export.objects.select_related("campaign").filter(pk=export_id)
+    export = db_retry.retried(lambda _: jobs.first(), what="export lookup")
     if export is None:
         logger.warning("export message for unknown job ignored", extra={"export_id": export_id})
         return "missing"
@@ -48,7 +51,7 @@ def export_run(*, export_id: str) -> str:
     if not states.claim(export.pk, time_limit=export_time_limit(export_type)):
         logger.info("export not pending; message skipped", extra={"export_id": export_id, "status": export.status})
         return "skipped"
-    export.refresh_from_db()
+    db_retry.retried(lambda _: export.refresh_from_db(), what="export lookup")
     token = correlation_id_var.set(export.correlation_id)
     try:
         return _run_claimed(Run(export, export_type))

@@ -9,7 +9,7 @@ from urllib.parse import ParseResult, urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from exportsite.environment import env_str
+from exportsite.environment import env_int, env_str
 from exportsite.settings.base import DEBUG, VAR_DIR
 
 _POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
@@ -66,6 +66,10 @@ def cache_from_url(name: str, url: str) -> dict[str, Any]:
 DATABASES: dict[str, dict[str, Any]] = {
     "default": database_from_url("DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'exportsite.sqlite3'}"))
 }
+# A worker's state writes, heartbeats and checkpoints wait this long for a lost database
+# connection to come back (exports/db_retry.py): a PostgreSQL restart takes a few seconds, a
+# managed failover up to about half a minute. Web requests never wait: they answer 503.
+EXPORTS_DB_RETRY_SECONDS = env_int("EXPORTS_DB_RETRY_SECONDS", 30, minimum=0, maximum=600)
 
 # --- Cache (DRF throttling counts): per process by default; share it through Redis in production.
 _CACHE_URL = env_str("DJANGO_CACHE_URL", "")

@@ -22,7 +22,18 @@ EXPORTS_PUBLIC_BASE_URL = env_str("EXPORTS_PUBLIC_BASE_URL", "")
 # Reliability: retries, stuck-job detection, periodic maintenance, retention.
 EXPORTS_MAX_ATTEMPTS = env_int("EXPORTS_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 EXPORTS_RETRY_BACKOFF_SECONDS = env_int("EXPORTS_RETRY_BACKOFF_SECONDS", 10, minimum=0)
-EXPORTS_STALE_AFTER_SECONDS = env_int("EXPORTS_STALE_AFTER_SECONDS", 120, minimum=2)
+# Failover: every worker process beats for its running jobs every LIVENESS interval, whatever
+# their threads are doing (a long COPY, a slow upload), and every worker looks about once a
+# second for jobs whose heartbeat is older than STALE_AFTER: a killed worker's job resumes
+# elsewhere in about STALE_AFTER + 2 s (exports/engine/liveness.py; docs/operations.md, "Failover").
+EXPORTS_LIVENESS_INTERVAL_SECONDS = env_int("EXPORTS_LIVENESS_INTERVAL_SECONDS", 2, minimum=1, maximum=60)
+EXPORTS_STALE_AFTER_SECONDS = env_int("EXPORTS_STALE_AFTER_SECONDS", 10, minimum=2)
+if EXPORTS_STALE_AFTER_SECONDS <= EXPORTS_LIVENESS_INTERVAL_SECONDS:
+    raise ImproperlyConfigured(
+        "Environment variable EXPORTS_STALE_AFTER_SECONDS must be greater than "
+        f"EXPORTS_LIVENESS_INTERVAL_SECONDS ({EXPORTS_LIVENESS_INTERVAL_SECONDS}), got {EXPORTS_STALE_AFTER_SECONDS}: "
+        "every running job would look dead between two beats."
+    )
 EXPORTS_REENQUEUE_AFTER_SECONDS = env_int("EXPORTS_REENQUEUE_AFTER_SECONDS", 60, minimum=1)
 EXPORTS_MAINTENANCE_INTERVAL_SECONDS = env_int("EXPORTS_MAINTENANCE_INTERVAL_SECONDS", 30, minimum=1)
 EXPORTS_RETENTION_DAYS = env_int("EXPORTS_RETENTION_DAYS", 30, minimum=1)

@@ -20,7 +20,8 @@ def broker_from_url(name: str, url: str) -> tuple[str, dict]:
     if scheme in ("redis", "rediss"):
         return "exportsite.broker.WakeupRedisBroker", {"url": url}
     if scheme in ("amqp", "amqps"):
-        return "dramatiq.brokers.rabbitmq.RabbitmqBroker", {"url": url}
+        # Export messages are acked when they start: RabbitMQ's consumer_timeout (exportsite/broker.py).
+        return "exportsite.broker.EarlyAckRabbitmqBroker", {"url": url}
     raise ImproperlyConfigured(f"Environment variable {name} must be a redis:// or amqp:// URL, got scheme {scheme!r}.")
 
 
@@ -45,6 +46,7 @@ DRAMATIQ_BROKER: dict[str, Any] = {
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "exports.worker_middleware.FlatMemory",
         "exports.worker_middleware.EnqueuePendingOnWorkerBoot",
+        "exports.worker_middleware.LivenessBeat",
         "exports.worker_middleware.MaintenanceTicker",
     ],
 }

@@ -1,0 +1,1 @@
+"""The API load test (`make load`): load/run.py runs load/locustfile.py with locust."""
