@@ -20,10 +20,11 @@ class PartUploader:
     before each such write, so every part ends between records, with a mark saying what it holds.
 
     Parts are hashed and uploaded by one background thread, in order, while the caller keeps
-    reading rows (both release the GIL); at most `in_flight` parts wait, so memory stays bounded
-    at about (in_flight + 1) parts. `on_part(part, mark)`, the one report to the run, is called in
-    the caller's thread, in order, with the mark of the part's last record, so a checkpoint never
-    claims more than the uploaded parts hold. `parts` is given when a run resumes an upload.
+    reading rows (both release the GIL); at most `in_flight` parts are uploading (each is reported
+    before the next may start), so memory stays bounded at about (in_flight + 1) parts.
+    `on_part(part, mark)`, the one report to the run, is called in the caller's thread, in order,
+    with the mark of the part's last record, so a checkpoint never claims more than the uploaded
+    parts hold. `parts` is given when a run resumes an upload.
     """
 
     def __init__(
@@ -35,6 +36,8 @@ class PartUploader:
         parts: list[UploadedPart] | None = None,
         in_flight: int = 1,
     ):
+        if in_flight < 1:
+            raise ValueError("in_flight must be at least 1")
         self._upload = upload
         self._part_size = part_size
         self._buffer = bytearray()
@@ -69,10 +72,13 @@ class PartUploader:
         """File-object protocol (zipfile calls it); parts are only cut by size."""
 
     def _submit(self, chunk: bytes | bytearray) -> None:
+        # The older parts are finished and reported (checkpointed) before this one may upload, so
+        # at most `in_flight` stored parts are ever beyond the run's checkpoint: a worker killed
+        # at any moment leaves at most that many parts to redo.
+        while len(self._pending) >= self._in_flight:
+            self._finish_oldest()
         number, self._next_number = self._next_number, self._next_number + 1
         self._pending.append((self._executor.submit(self._hash_and_upload, number, chunk), self._mark))
-        while len(self._pending) > self._in_flight:
-            self._finish_oldest()
 
     def _hash_and_upload(self, number: int, chunk: bytes | bytearray) -> UploadedPart:
         self._digest.update(chunk)
