@@ -305,6 +305,20 @@ def checkpointed_parts(export_id) -> int:
         return cursor.fetchone()[0]
 
 
+def settled_after_kill(export_id, *, quiet: float = 0.5, timeout: float = 10) -> Export:
+    """The job's row once it has not changed for `quiet` seconds (statements a killed worker had
+    already sent finish on the server a moment later)."""
+    deadline = time.monotonic() + timeout
+    last = Export.objects.get(pk=export_id)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = Export.objects.get(pk=export_id)
+        if now.checkpoint == last.checkpoint and now.heartbeat_at == last.heartbeat_at:
+            return now
+        last = now
+    return last
+
+
 def wait_for_checkpoint(
     export_id, *, parts: int, worker: Proc, procs: Procs, result: dict, timeout: float = 45
 ) -> None:
@@ -427,7 +441,10 @@ def test_worker_killed_mid_upload_is_resumed_by_another_worker_redoing_at_most_o
     wait_for_checkpoint(export.pk, parts=expected_parts // 2, worker=worker_a, procs=procs, result=result)
     worker_a.kill()  # SIGKILL to rundramatiq's whole process group: no cleanup runs
     killed_at = time.monotonic()
-    killed = Export.objects.get(pk=export.pk)
+    assert worker_a.wait_gone(10), "worker A outlived SIGKILL"
+    # A statement worker A sent just before it died still completes on the server: read the
+    # checkpoint once it has stopped moving.
+    killed = settled_after_kill(export.pk)
     at_kill = len(killed.checkpoint["parts"])
     uploaded_at_kill = moto.parts_uploaded(killed.storage_key, killed.upload_id)
     assert killed.status == "TRIGGERED" and killed.attempts == 1
