@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -46,12 +47,14 @@ class AtomicRateThrottle(SimpleRateThrottle):
         if self.key is None:
             return True
         self.now = self.timer()
-        if isinstance(self.cache, RedisCache):
-            client = self.cache._cache.get_client(self.key, write=True)
+        # DRF's `self.cache` is django.core.cache.cache, a proxy: the backend itself says which.
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if isinstance(backend, RedisCache):
+            client = backend._cache.get_client(self.key, write=True)
             allowed, oldest = client.eval(
                 _SLIDING_WINDOW,
                 1,
-                self.cache.make_key(self.key),
+                backend.make_key(self.key),
                 repr(self.now),
                 self.duration,
                 self.num_requests,
