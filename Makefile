@@ -82,7 +82,7 @@ load: $(VENV)/.installed-dev
 	DATABASE_URL=$(PG_URL) $(PY) load/run.py $(LOAD_ARGS)
 
 ## soak: the chaos soak (soak/README.md): exports of every type under random faults, 10 minutes by
-##       default; SOAK_ARGS="--seconds 60 --entries 20000" is the CI version
+##       default; SOAK_ARGS="--seconds 60 --entries 20000" is a short run
 soak: $(VENV)/.installed-dev
 	$(PY) soak/run.py $(SOAK_ARGS)
 
