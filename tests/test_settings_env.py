@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from exportsite.environment import env_bool, env_int, env_int_map, env_list, env_str
 from exportsite.settings.databases import cache_from_url, database_from_url
 from exportsite.settings.workers import broker_from_url
+from tests.processes import PRODUCTION_REQUIRED
 
 
 def test_readers_name_the_variable(monkeypatch):
@@ -128,15 +129,7 @@ def test_the_idle_poll_reaches_the_dramatiq_program(tmp_path):
     assert result.stdout.strip() == "150"
 
 
-PRODUCTION = {
-    "DJANGO_DEBUG": "0",
-    "DJANGO_SECRET_KEY": "tests-django-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    "JWT_SIGNING_KEY": "tests-jwt-signing-key-0123456789-abcdefghijklmnop",
-    "EXPORTS_WEBHOOK_SECRET": "tests-webhook-secret-0123456789-abcdefghijklmnop",
-    "EXPORTS_DOWNLOAD_SIGNING_KEY": "tests-download-signing-key-0123456789-abcdefghij",
-    "DJANGO_CACHE_URL": "redis://127.0.0.1:6379/14",
-    "DJANGO_ALLOWED_HOSTS": "exports.example.com",
-}
+PRODUCTION = {**PRODUCTION_REQUIRED, "DJANGO_ALLOWED_HOSTS": "exports.example.com"}
 
 
 @pytest.mark.parametrize(
