@@ -52,6 +52,23 @@ def connection_lost() -> bool:
     return connection.connection is None or not connection.is_usable()
 
 
+_LOST_MARK = "exports_connection_was_lost"
+
+
+def note_if_connection_lost(exc: BaseException) -> None:
+    """For an error raised on a connection of another thread (the COPY readers): remember on the
+    exception whether that connection was lost. The job's thread can only look at its own
+    connection, which may have reconnected (a heartbeat rode out the outage) by the time the
+    reader's error reaches it."""
+    if is_connection_error(exc) and connection_lost():
+        setattr(exc, _LOST_MARK, True)
+
+
+def lost_its_connection(exc: BaseException) -> bool:
+    """The error was noted (note_if_connection_lost) as raised on a connection that was lost."""
+    return bool(getattr(exc, _LOST_MARK, False))
+
+
 def _close_quietly() -> None:
     try:
         connection.close()

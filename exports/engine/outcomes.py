@@ -78,7 +78,9 @@ def end_unsuccessfully(run: Run, exc: BaseException) -> str:
 def _record_end(run: Run, exc: BaseException) -> str:
     pk, number, log = run.export.pk, run.number, run.log
     # The run's connection died with the database: every write below needs a new one.
-    outage = db_retry.is_connection_error(exc) and db_retry.wait_for_database(what="export end")
+    waited = db_retry.is_connection_error(exc) and db_retry.wait_for_database(what="export end")
+    # A COPY reader's connection may have died while this thread's reconnected meanwhile.
+    outage = waited or db_retry.lost_its_connection(exc)
     if isinstance(exc, ExportStopped):
         current = Export.objects.filter(pk=pk).values_list("status", "attempts").first()
         if current is None or current[0] not in ACTIVE_STATUSES or current[1] == number:

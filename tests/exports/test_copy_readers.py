@@ -106,6 +106,38 @@ def test_a_failing_reader_fails_the_run_and_leaves_no_upload_or_thread(settings,
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("copy-reader-")]
 
 
+def test_a_reader_whose_connection_the_server_ended_is_an_outage_retried_at_once(
+    settings, tiny_batches, monkeypatch, caplog
+):
+    """A restart ends every backend, but the job's thread may have reconnected (a heartbeat rode
+    it out) before the reader's error reaches it: the reader notes that its connection was lost,
+    so the run is retried without backoff, as after any database outage."""
+    from tests.exports.test_db_retry import drop_connection
+
+    campaign = _dataset()
+    user = UserFactory.create(is_superuser=True)
+    settings.EXPORTS_COPY_READERS = 2
+    real_chunks = copy_path.BatchStatement.chunks
+    calls = []
+
+    def chunks_after_a_restart(self, after_id, upper_id):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 4 and calls[-1].startswith("copy-reader-"):
+            drop_connection()  # this reader's backend, ended by the server
+        return real_chunks(self, after_id, upper_id)
+
+    monkeypatch.setattr(copy_path.BatchStatement, "chunks", chunks_after_a_restart)
+    export, _ = export_request(campaign_id=campaign.pk, body={"exportType": "entries"}, user=user)
+    with caplog.at_level("WARNING", logger="exports.engine.outcomes"):
+        assert export_run(export_id=str(export.pk)) == "retrying"
+    assert calls[3].startswith("copy-reader-"), calls
+    retried = [r for r in caplog.records if r.getMessage() == "export will be retried"]
+    assert [(r.delay_seconds, r.database_outage) for r in retried] == [(0, True)]
+    export.refresh_from_db()
+    assert export.status == "PENDING" and export.attempts == 1
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("copy-reader-")]
+
+
 def test_readers_run_ahead_by_a_bounded_amount(settings, tiny_batches, monkeypatch):
     """While the job's thread is held up (a slow upload), the readers stop after the batches in
     flight (one per reader) instead of reading the whole campaign into memory."""

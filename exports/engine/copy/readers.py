@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
+from exports import db_retry
 from exports.engine.copy.rows import BatchStatement, Chunk, planner_settings_apply
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class ReaderPool:
         except _Stopped:
             pass
         except BaseException as error:  # noqa: BLE001 - handed to the job's thread, which raises it
+            db_retry.note_if_connection_lost(error)  # only this thread can tell: it is this connection
             self._failure = error
         finally:
             connection.close()  # this thread's own connection
