@@ -120,8 +120,17 @@ def record_enqueued(export_id: ExportId, *, at: datetime | None = None) -> None:
 
 
 def record_upload_started(
-    export_id: ExportId, *, attempt: int, storage_alias: str, storage_key: str, upload_id: str, row_estimate: int
+    export_id: ExportId,
+    *,
+    attempt: int,
+    storage_alias: str,
+    storage_key: str,
+    upload_id: str,
+    row_estimate: int,
+    checkpoint: dict | None = None,
 ) -> bool:
+    """Where this attempt writes; `checkpoint` replaces the job's (an upload announced before it starts)."""
+    extra = {} if checkpoint is None else {"checkpoint": checkpoint}
     return _record(
         export_id,
         attempt=attempt,
@@ -129,6 +138,7 @@ def record_upload_started(
         storage_key=storage_key,
         upload_id=upload_id,
         row_count=row_estimate,
+        **extra,
     )
 
 

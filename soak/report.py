@@ -11,7 +11,7 @@ from soak.jobs import with_database
 from soak.services import BUCKETS
 
 
-def checks(services, watcher, injector, reference: dict) -> dict:
+def checks(services, watcher, injector, reference: dict, *, uploads_seconds: float) -> dict:
     from exports.models import Export
 
     jobs = watcher.jobs
@@ -55,7 +55,11 @@ def checks(services, watcher, injector, reference: dict) -> dict:
                 f"{sum(j.unverifiable for j in finished)} unreadable (moto restarted empty before the soak read them)",
             ),
             "every job finished by one run": (not twice, f"{len(twice)} logged 'export finished' twice: {twice[:5]}"),
-            "no open multipart uploads": (not uploads, f"{len(uploads)} open"),
+            "no open multipart uploads after the reconciler's next pass": (
+                not uploads,
+                f"{len(uploads)} open {uploads_seconds:.0f} s after the drain: "
+                + "; ".join(f"{u['Key']} ({u['UploadId'][:12]}…)" for u in uploads[:5]),
+            ),
             "no orphan objects": (not orphans, f"{len(orphans)} not owned by a finished job: {orphans[:5]}"),
             "every fault was done": (
                 not any(f.error for f in injector.faults),

@@ -39,16 +39,18 @@ def abort_quietly(upload: storage.MultipartUpload | None, log_extra: dict) -> bo
     return True
 
 
-def _discard_multi_quietly(run: Run) -> bool:
-    """write_multi removes its uploads and objects itself; this repeats it from the checkpoint,
-    while this attempt still owns the job, in case that clean-up stopped half way."""
-    if run.export_type.output is not OutputShape.MULTI:
-        return True
+def _discard_checkpointed_quietly(run: Run) -> bool:
+    """What the checkpoint lists: an upload announced before its start (whose id this run may
+    never have seen: the start's reply was lost), and a multi-object run's uploads and objects
+    (write_multi removes those itself; this repeats it in case that clean-up stopped half way),
+    while this attempt still owns the job."""
     checkpoint = (
         Export.objects.filter(pk=run.export.pk, attempts=run.number).values_list("checkpoint", flat=True).first()
     )
+    if not (checkpoint or {}).get("open") and not (checkpoint or {}).get("keys"):
+        return True
     try:
-        leftovers.discard_multi(run.export.storage_alias or run.export_type.storage_alias, checkpoint or {})
+        leftovers.discard_checkpointed(run.export.storage_alias or run.export_type.storage_alias, checkpoint or {})
     except Exception:
         logger.exception("discarding the uploads failed; the reconciler will try again", extra=run.log)
         return False
@@ -58,7 +60,7 @@ def _discard_multi_quietly(run: Run) -> bool:
 def _discard_attempt_storage(run: Run) -> bool:
     """Abort this attempt's upload(s); True when nothing is left that the job's record names."""
     aborted = abort_quietly(run.upload, run.log)
-    return _discard_multi_quietly(run) and aborted
+    return _discard_checkpointed_quietly(run) and aborted
 
 
 def is_worker_time_limit(exc: BaseException) -> bool:

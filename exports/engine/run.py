@@ -97,17 +97,21 @@ def _resume(run: Run) -> bool:
     """Continue the previous attempt's upload after its last checkpoint when that is possible;
     otherwise abort any leftover upload so the run starts over. True when resumed."""
     export, export_type, checkpoint = run.export, run.export_type, run.export.checkpoint or {}
+    alias = export.storage_alias or export_type.storage_alias
     if export_type.output is OutputShape.MULTI:
         # A multi-file run starts over: remove what an interrupted attempt left (its finished
         # objects and its open uploads), so consumers never see a partial or doubled set.
-        leftovers.discard_multi(export.storage_alias or export_type.storage_alias, checkpoint)
+        leftovers.discard_checkpointed(alias, checkpoint)
         if checkpoint:
             states.clear_upload_of_active(export.pk, attempt=run.number)
         return False
     if not export.upload_id:
+        if checkpoint.get("open"):  # announced, then its worker died before it recorded the id
+            leftovers.discard_checkpointed(alias, checkpoint)
+            states.clear_upload_of_active(export.pk, attempt=run.number)
         return False
     upload = storage.multipart_upload(
-        export.storage_alias or export_type.storage_alias,
+        alias,
         key=export.storage_key,
         content_type=export_type.content_type,
         acl=export_type.acl,
@@ -122,6 +126,7 @@ def _resume(run: Run) -> bool:
     )
     if not usable:
         abort_quietly(upload, run.log)
+        leftovers.discard_checkpointed(alias, checkpoint)  # also one announced with no id yet
         states.clear_upload_of_active(export.pk, attempt=run.number)
         return False
     parts = [UploadedPart(number=n, etag=etag, size=size) for n, etag, size in checkpoint["parts"]]
@@ -157,6 +162,9 @@ def _write_output(ctx: ExportContext, run: Run) -> shapes.RunResult:
             content_type=spec.content_type if spec else export_type.content_type,
             acl=export_type.acl,
         )
+        # Announced before it starts: a worker killed before recording the id (or a start whose
+        # reply was lost) leaves an upload that the next attempt, or the reconciler, finds by key.
+        _record_upload_started(run, key=key, upload_id="", estimate=estimate, checkpoint={"open": [[key, ""]]})
         upload.start()
         run.use_upload(upload, checkpoints=spec is not None and spec.resumable)
     assert run.upload is not None
@@ -173,7 +181,9 @@ def _write_output(ctx: ExportContext, run: Run) -> shapes.RunResult:
     return result
 
 
-def _record_upload_started(run: Run, *, key: str, upload_id: str, estimate: int) -> None:
+def _record_upload_started(
+    run: Run, *, key: str, upload_id: str, estimate: int, checkpoint: dict | None = None
+) -> None:
     if not states.record_upload_started(
         run.export.pk,
         attempt=run.number,
@@ -181,6 +191,7 @@ def _record_upload_started(run: Run, *, key: str, upload_id: str, estimate: int)
         storage_key=key,
         upload_id=upload_id,
         row_estimate=estimate,
+        checkpoint=checkpoint,
     ):
         raise ExportStopped()
 

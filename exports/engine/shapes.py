@@ -196,8 +196,10 @@ def write_multi(ctx: ExportContext, run: Run) -> RunResult:
             upload = storage.multipart_upload(
                 export_type.storage_alias, key=output.name, content_type=export_type.content_type, acl=export_type.acl
             )
+            opened = [[u.key, u.upload_id] for u, _ in pending]
+            run.record_open_uploads([*opened, [upload.key, ""]])  # announced: see run._write_output
             upload.start()
-            run.record_open_uploads([[u.key, u.upload_id] for u, _ in pending] + [[upload.key, upload.upload_id]])
+            run.record_open_uploads([*opened, [upload.key, upload.upload_id]])
             with _uploading(upload, run) as uploader:
                 writer = DelimitedWriter(_HashingSink(uploader, digest), delimiter=export_type.file_format.delimiter)
                 writer.write_header(header_row(output.columns))

@@ -86,11 +86,11 @@ def _owned(location: dict[str, tuple[str, ...]]) -> tuple[set[tuple[tuple[str, .
     owned_keys: set[tuple[tuple[str, ...], str]] = set()
     live = Export.objects.filter(status__in=(*ACTIVE_STATUSES, ExportStatus.FINISHED), storage_alias__in=list(location))
     for alias, key, keys, checkpoint in live.values_list("storage_alias", "storage_key", "storage_keys", "checkpoint"):
-        opened = [k for k, _ in leftovers.multi_recorded(checkpoint or {})]
+        opened = [k for k, _ in leftovers.checkpoint_uploads(checkpoint or {})]
         owned_keys.update((location[alias], k) for k in [key, *(keys or []), *opened] if k)
     owned_uploads = set(Export.objects.exclude(upload_id="").values_list("upload_id", flat=True))
     for checkpoint in live.filter(status__in=ACTIVE_STATUSES).values_list("checkpoint", flat=True):
-        owned_uploads.update(u for _, u in leftovers.multi_recorded(checkpoint or {}) if u)
+        owned_uploads.update(u for _, u in leftovers.checkpoint_uploads(checkpoint or {}) if u)
     return owned_keys, owned_uploads
 
 
@@ -108,7 +108,7 @@ def _recorded_orphans(
     )
     seen = {(location[alias], key) for alias, key in report.objects} | owned_keys
     for export in ended.only("storage_alias", "storage_key", "storage_keys", "checkpoint"):
-        alias, recorded = export.storage_alias, leftovers.multi_recorded(export.checkpoint or {})
+        alias, recorded = export.storage_alias, leftovers.checkpoint_uploads(export.checkpoint or {})
         for key in dict.fromkeys([export.storage_key, *(export.storage_keys or []), *(k for k, _ in recorded)]):
             if not key or (location[alias], key) in seen:
                 continue

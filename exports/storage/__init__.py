@@ -14,7 +14,7 @@ from exports.storage.backends import local_folder as _folder  # noqa: F401  # fo
 from exports.storage.backends import s3_client as _s3_client  # noqa: F401  # for the storage tests
 from exports.storage.backends import storage_location, storage_ping
 from exports.storage.downloads import DOWNLOAD_SALT, download_token_read, download_url
-from exports.storage.listing import list_objects, list_uploads, upload_started
+from exports.storage.listing import abort_uploads_of, list_objects, list_uploads, upload_started
 from exports.storage.objects import object_delete, object_exists, object_modified, object_open, object_sha256
 from exports.storage.uploads import (
     DATA_FILE,
@@ -36,6 +36,7 @@ __all__ = [
     "MultipartUpload",
     "S3MultipartUpload",
     "UploadedPart",
+    "abort_uploads_of",
     "download_token_read",
     "download_url",
     "list_objects",

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.files.storage import Storage, storages
 
 from exports.storage.backends import is_s3, local_folder, s3_client
-from exports.storage.uploads import KEY_FILE, UPLOADS_DIR
+from exports.storage.uploads import KEY_FILE, UPLOADS_DIR, multipart_upload
 
 
 def _folder_files(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
@@ -58,6 +58,15 @@ def list_uploads(alias: str, *, prefix: str) -> Iterator[tuple[str, str, datetim
                 yield item["Key"], item["UploadId"], item["Initiated"]
         return
     yield from (upload for upload in _folder_uploads(backend) if upload[0].startswith(prefix))
+
+
+def abort_uploads_of(alias: str, key: str) -> int:
+    """Abort every multipart upload still open for exactly `key` (also those whose id nobody
+    recorded: a worker killed between starting an upload and recording it); how many."""
+    found = [upload_id for k, upload_id, _ in list_uploads(alias, prefix=key) if k == key]
+    for upload_id in found:
+        multipart_upload(alias, key=key, content_type="", acl="private", upload_id=upload_id).abort()
+    return len(found)
 
 
 def upload_started(alias: str, *, key: str, upload_id: str) -> datetime | None:

@@ -158,6 +158,58 @@ def test_reconcile_aborts_uploads_left_by_jobs_cancelled_while_their_worker_was_
     assert open_uploads() == [] and Export.objects.get(pk=export.pk).upload_id == ""
 
 
+class _Killed(BaseException):
+    """Stands in for SIGKILL: the run stops where it is, and nothing records or cleans up."""
+
+
+def _killed_after_starting_its_upload(monkeypatch, export) -> None:
+    """Run `export` until its upload is started on storage, and kill it before the upload's id
+    is recorded: what a kill -9 (or a database outage, then a kill) at that moment leaves."""
+    import exports.engine.run as engine_run
+
+    real_record = states.record_upload_started
+
+    def record_then_die(export_id, **fields):
+        if fields["upload_id"]:
+            raise _Killed()
+        return real_record(export_id, **fields)
+
+    monkeypatch.setattr(states, "record_upload_started", record_then_die)
+    monkeypatch.setattr(engine_run, "end_unsuccessfully", lambda run, exc: "killed")
+    with pytest.raises(_Killed):
+        export_run(export_id=str(export.pk))
+    monkeypatch.undo()
+    export.refresh_from_db()
+    assert export.status == "TRIGGERED" and export.upload_id == ""
+    assert len(open_uploads()) == 1  # started on storage; nobody knows its id
+
+
+def test_an_upload_started_by_a_worker_killed_before_recording_it_is_aborted_by_the_next_attempt(settings, monkeypatch):
+    settings.EXPORTS_STALE_AFTER_SECONDS = 60
+    campaign = _campaign_with_entries(5)
+    export = _request(campaign)
+    _killed_after_starting_its_upload(monkeypatch, export)
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    assert export_reconcile().retried == 1
+    assert export_run(export_id=str(export.pk)) == "finished"
+    export.refresh_from_db()
+    assert export.attempts == 2 and export.row_count == 5
+    assert open_uploads() == []
+    assert stored_keys() == [export.storage_key]
+
+
+def test_an_upload_started_by_a_worker_killed_before_recording_it_is_aborted_by_the_reconciler(settings, monkeypatch):
+    """The job ends without another attempt (cancelled while its worker was gone)."""
+    export = _request(_campaign_with_entries(5))
+    _killed_after_starting_its_upload(monkeypatch, export)
+    Export.objects.filter(pk=export.pk).update(status="CANCELLED")
+    assert export_reconcile().uploads_aborted == 1
+    assert open_uploads() == [] and stored_keys() == []
+    export.refresh_from_db()
+    assert export.storage_key == "" and export.checkpoint == {}
+    assert export_reconcile().uploads_aborted == 0  # recorded as clean: not looked at again
+
+
 def test_retention_deletes_the_file_and_expires_the_job():
     export = _request(_campaign_with_entries(2))
     export_run(export_id=str(export.pk))
