@@ -3,11 +3,13 @@
 from campaigns.selectors.access import campaign_get_visible, campaigns_visible_to
 from campaigns.selectors.codes import (
     CODE_ROW_FIELDS,
+    code_batch_boundary,
     code_condition_assigned,
     code_condition_wave,
     code_count,
     code_max_id,
     code_pages,
+    code_rows_queryset,
 )
 from campaigns.selectors.entries import (
     ENTRY_ROW_FIELDS,
@@ -22,7 +24,7 @@ from campaigns.selectors.entries import (
     entry_pages,
     entry_rows_queryset,
 )
-from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan
+from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan, fan_entry_field
 from campaigns.selectors.promoters import (
     PROMOTER_OPT_IN_ROW_FIELDS,
     campaign_has_promoters,
@@ -63,13 +65,16 @@ __all__ = [
     "entry_max_id",
     "entry_pages",
     "CODE_ROW_FIELDS",
+    "code_batch_boundary",
     "code_condition_assigned",
     "code_condition_wave",
     "code_count",
     "code_max_id",
     "code_pages",
+    "code_rows_queryset",
     "FAN_ENTRY_FIELDS",
     "entries_by_fan",
+    "fan_entry_field",
     "ENTRY_SCORING_FIELDS",
     "SCORING_ROW_FIELDS",
     "scoring_condition_has_entry",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from campaigns.models import Code
-from campaigns.selectors.paging import keyset_pages
+from campaigns.selectors.paging import batch_boundary, keyset_pages
 
 # Everything a code row needs, with the assigned fan's ids, in one joined query per page.
 CODE_ROW_FIELDS: tuple[str, ...] = (
@@ -60,3 +60,16 @@ def code_pages(
     """Codes of a campaign (id ≤ upper_id, matching `condition`) in id order, a page at a time."""
     queryset = _codes(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
     return keyset_pages(queryset, fields=fields, page_size=page_size, after_id=after_id)
+
+
+def code_batch_boundary(
+    *, campaign_id: int, after_id: int, upper_id: int, condition: Q | None, rows: int
+) -> int | None:
+    """The id closing the next COPY batch of about `rows` codes; None when none is left."""
+    queryset = _codes(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+    return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)
+
+
+def code_rows_queryset(*, campaign_id: int, after_id: int, upper_id: int, condition: Q | None) -> QuerySet:
+    """Codes with after_id < id <= upper_id, for one streamed query (the COPY fast path)."""
+    return _codes(campaign_id=campaign_id, upper_id=upper_id, condition=condition).filter(id__gt=after_id)

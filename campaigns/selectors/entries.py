@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from django.db.models import F, Max, Q, QuerySet
 
 from campaigns.models import Entry, Market
-from campaigns.selectors.paging import keyset_pages
+from campaigns.selectors.paging import batch_boundary, keyset_pages
 
 # Everything an entry-shaped row needs, fetched in one joined query per page.
 ENTRY_ROW_FIELDS: tuple[str, ...] = (
@@ -123,9 +123,5 @@ def entry_batch_boundary(
 ) -> int | None:
     """The id of the `rows`-th matching entry after `after_id` (or `upper_id` when fewer are
     left); None when none is left. An index-only walk of (campaign, id)."""
-    queryset = _entries(campaign_id=campaign_id, upper_id=upper_id, condition=condition).filter(id__gt=after_id)
-    ids = queryset.order_by("id").values_list("id", flat=True)
-    found = list(ids[rows - 1 : rows]) if rows > 0 else []
-    if found:
-        return found[0]
-    return upper_id if ids.exists() else None
+    queryset = _entries(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+    return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)

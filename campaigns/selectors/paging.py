@@ -1,4 +1,5 @@
-"""The keyset pager the export reads share: `id > last ORDER BY id LIMIT n`, one page at a time."""
+"""The keyset reads the exports share: pages (`id > last ORDER BY id LIMIT n`, one at a time) and
+the bounds of the COPY fast path's batches."""
 
 from __future__ import annotations
 
@@ -22,3 +23,13 @@ def keyset_pages(queryset: QuerySet, *, fields: Sequence[str], page_size: int, a
         if len(page) < page_size:
             return
         last_id = page[-1].id
+
+
+def batch_boundary(queryset: QuerySet, *, after_id: int, upper_id: int, rows: int) -> int | None:
+    """The id of the `rows`-th row of `queryset` after `after_id` (or `upper_id` when fewer are
+    left); None when none is left. An index-only walk when `queryset` filters on its index."""
+    ids = queryset.filter(id__gt=after_id, id__lte=upper_id).order_by("id").values_list("id", flat=True)
+    found = list(ids[rows - 1 : rows]) if rows > 0 else []
+    if found:
+        return found[0]
+    return upper_id if ids.exists() else None

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from campaigns import selectors
+from campaigns.models import Market
+from exports import columns_sql as cs
 from exports.columns import Column, format_text, format_timestamp
-from exports.types.codes import CodeRecord, CodesExport
+from exports.types.base import ExportContext
+from exports.types.codes import CodeRecord, CodesExport, code_text_column, market_lookup
 
 
 def assigned_email(record: CodeRecord) -> str:
@@ -19,22 +22,25 @@ def assigned_email(record: CodeRecord) -> str:
     return format_text(entry_email or record.code.assigned_fan__email)
 
 
-def market_event_ids(record: CodeRecord) -> str:
-    if record.market is None:
-        return ""
-    return format_text(",".join(str(event_id) for event_id in (record.market.event_ids or [])))
+def event_ids_cell(market: Market) -> str:
+    return format_text(",".join(str(event_id) for event_id in (market.event_ids or [])))
 
 
-CODE_ASSIGNMENT_COLUMNS: tuple[Column, ...] = (
-    Column("code", lambda r: format_text(r.code.value)),
-    Column("member_id", lambda r: format_text(r.code.assigned_fan__member_id)),
-    Column("global_user_id", lambda r: format_text(r.code.assigned_fan__global_user_id)),
-    Column("email", assigned_email),
-    Column("market_id", lambda r: str(r.code.market_id)),
-    Column("event_ids", market_event_ids),
-    Column("assigned_at", lambda r: format_timestamp(r.code.assigned_at)),
-    Column("campaign_id", lambda r: str(r.code.campaign_id)),
-)
+def code_assignment_columns(campaign_id: int, markets: dict[int, Market] | None = None) -> list[Column]:
+    # The fan's entry in the campaign overrides the fan's e-mail: a correlated lookup in SQL.
+    entry_email = selectors.fan_entry_field(campaign_id=campaign_id, fan_field="assigned_fan_id", field="email")
+    return [
+        code_text_column("code", "value"),
+        code_text_column("member_id", "assigned_fan__member_id"),
+        code_text_column("global_user_id", "assigned_fan__global_user_id"),
+        Column("email", assigned_email, lambda p: cs.sql_first_text(entry_email, F("assigned_fan__email"))),
+        Column("market_id", lambda r: str(r.code.market_id), lambda p: cs.sql_integer(F("market_id"))),
+        market_lookup("event_ids", event_ids_cell, markets),
+        Column(
+            "assigned_at", lambda r: format_timestamp(r.code.assigned_at), lambda p: cs.sql_timestamp(F("assigned_at"))
+        ),
+        Column("campaign_id", lambda r: str(r.code.campaign_id), lambda p: cs.sql_integer(F("campaign_id"))),
+    ]
 
 
 class CodeAssignmentsExport(CodesExport):
@@ -43,8 +49,10 @@ class CodeAssignmentsExport(CodesExport):
     description = "One row per assigned code: code, fan ids, e-mail, market, event ids, assignment time."
     with_entries = True
 
-    def code_columns(self) -> Sequence[Column]:
-        return CODE_ASSIGNMENT_COLUMNS
+    def code_columns(self, ctx: ExportContext | None = None) -> Sequence[Column]:
+        if ctx is None:
+            return code_assignment_columns(0)  # headers only
+        return code_assignment_columns(ctx.campaign.pk, ctx.cache["markets_by_id"])
 
     def code_condition(self, parameters: dict) -> Q | None:
         return selectors.code_condition_assigned()

@@ -5,7 +5,8 @@ the database is PostgreSQL; everything else takes the portable path (ORM pages +
 Both write byte-identical files. PostgreSQL sends one CopyData message per row, so Python
 only moves bytes: rows are grouped into chunks that end between two different keys, which
 keeps part checkpoints resumable like the portable path's. The key is the file's first column
-(the entry id), read back only at chunk ends.
+(the entry id), read back only at chunk ends; a file that does not start with its key (codes)
+is cut only at batch ends, whose key is the batch's upper bound.
 
 Rows come in keyset batches (`after < id <= boundary`) of about half a part, one COPY each.
 The first batches run on the job's own connection (heartbeats and checkpoints wait for the end
@@ -73,8 +74,12 @@ def copy_fast_path_usable(*, export_type: ExportType, columns: Sequence[Column],
         and export_type.has_copy_path
         and all(column.sql is not None for column in columns)
         and bool(columns)
-        and columns[0].header == export_type.key_header
     )
+
+
+def rows_start_with_key(export_type: ExportType, columns: Sequence[Column]) -> bool:
+    """The file's first column is the record key, so chunks can end between any two keys."""
+    return export_type.key_header is not None and columns[0].header == export_type.key_header
 
 
 def copy_statement(query: CopyQuery, *, delimiter: str) -> tuple[str, tuple]:
@@ -134,7 +139,9 @@ def copy_rows_into(
     template = export_type.copy_queryset(ctx, columns, after_id=AFTER_STAND_IN, upper_id=UPPER_STAND_IN)
     assert template is not None  # has_copy_path
     sql, template_params = copy_statement(template, delimiter=delimiter)
-    statement = BatchStatement(sql, tuple(template_params), delimiter.encode(), flush_chars)
+    statement = BatchStatement(
+        sql, tuple(template_params), delimiter.encode(), flush_chars, keyed=rows_start_with_key(export_type, columns)
+    )
     plan = BatchPlan(ctx, export_type, target_bytes=batch_target_bytes())
     rows, last_key = run.rows, ctx.resume_after
     # closing(): on any error the readers stop (and the job's connection ends its COPY) at once.

@@ -108,19 +108,22 @@ def row_key(row: bytes | bytearray | memoryview, delimiter: bytes) -> int:
 class Chunk:
     """Consecutive rows of one batch, ending between two different keys."""
 
-    data: bytes
+    data: bytes | bytearray
     rows: int
     last_key: int
 
 
 @dataclass(frozen=True)
 class BatchStatement:
-    """The run's COPY statement, compiled once, and how its rows are cut into chunks."""
+    """The run's COPY statement, compiled once, and how its rows are cut into chunks: every
+    `chunk_bytes` between two keys when the rows start with their key (`keyed`), otherwise
+    one chunk per batch, which ends between keys by construction."""
 
     sql: str
     template_params: tuple
     separator: bytes
     chunk_bytes: int
+    keyed: bool = True
 
     def params(self, after_id: int, upper_id: int) -> list:
         return [
@@ -129,7 +132,10 @@ class BatchStatement:
 
     def chunks(self, after_id: int, upper_id: int) -> Iterator[Chunk]:
         """One batch's rows from COPY on this thread's connection, in chunks of about
-        `chunk_bytes`."""
+        `chunk_bytes` (keyed), or as one chunk."""
+        if not self.keyed:
+            yield from self._whole_batch(after_id, upper_id)
+            return
         separator, chunk_bytes = self.separator, self.chunk_bytes
         buffer, rows, previous_length = bytearray(), 0, 0  # the last row is buffer[-previous_length:]
         # closing(): an error or an early stop must end the COPY before anything else uses the connection.
@@ -146,3 +152,14 @@ class BatchStatement:
                 rows += 1
         if rows:
             yield Chunk(bytes(buffer), rows, row_key(buffer[len(buffer) - previous_length :], separator))
+
+    def _whole_batch(self, after_id: int, upper_id: int) -> Iterator[Chunk]:
+        """A batch whose rows do not show their key: its last key is its upper bound (the
+        rows after the last one up to that bound do not match), and it is about half a part."""
+        buffer, rows = bytearray(), 0
+        with closing(copy_rows(self.sql, self.params(after_id, upper_id))) as copied:
+            for row in copied:
+                buffer += row
+                rows += 1
+        if rows:
+            yield Chunk(buffer, rows, upper_id)
