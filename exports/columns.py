@@ -69,12 +69,15 @@ _TRIGGER_AT_START = re.compile(TRIGGER_AT_START)
 _PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 
 
+def starts_with_trigger(text: str) -> bool:
+    """A trigger after any ignorable characters, in the text as stored or in its NFKC form (NFKC
+    composes `=` + U+0338 into `≠`, but a spreadsheet sees the `=`)."""
+    return bool(_TRIGGER_AT_START.match(text) or _TRIGGER_AT_START.match(unicodedata.normalize("NFKC", text)))
+
+
 def needs_formula_guard(text: str) -> bool:
     """The full rule, for any text; guard_formula skips it for the common first characters."""
-    normal = unicodedata.normalize("NFKC", text)
-    # The stored text too: NFKC composes `=` + U+0338 into `≠`, but a spreadsheet sees the `=`.
-    starts_with_trigger = _TRIGGER_AT_START.match(text) or _TRIGGER_AT_START.match(normal)
-    return bool(starts_with_trigger) and not _PLAIN_NUMBER.fullmatch(normal)
+    return starts_with_trigger(text) and not _PLAIN_NUMBER.fullmatch(unicodedata.normalize("NFKC", text))
 
 
 def guard_formula(text: str) -> str:

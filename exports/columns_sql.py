@@ -17,7 +17,14 @@ from typing import Any
 from django.db.models import Expression, TextField, Value
 from django.db.models.expressions import Combinable
 
-from exports.columns import FIRST_TO_CHECK, PLAIN_NUMBER, TRIGGER_AT_START
+from exports.columns import (
+    FIRST_TO_CHECK,
+    PLAIN_NUMBER,
+    TRIGGER_AT_START,
+    guard_formula,
+    needs_formula_guard,
+    starts_with_trigger,
+)
 
 _TEXT = TextField()
 # The Python guard's own patterns (\uXXXX escapes mean the same in PostgreSQL's AREs).
@@ -137,6 +144,34 @@ def sql_timestamp(expression: Combinable) -> Expression:
     return Sql("to_char(⟨0⟩ AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", expression)
 
 
+def sql_bool(expression: Combinable) -> Expression:
+    """format_bool(value): true / false, empty for NULL."""
+    return Sql("CASE WHEN ⟨0⟩ THEN 'true' WHEN NOT ⟨0⟩ THEN 'false' END", expression)
+
+
+def sql_list_after(first: dict[int, str], key: Combinable, separator: str, rest: Combinable) -> Expression:
+    """format_text(separator.join([first[key], *rest])) for a list whose first item comes from a
+    small table (`first`) and the rest from `rest`, already joined (NULL when empty). The
+    formula guard of such a cell depends only on its first item: `separator` is never a
+    trigger, never ignorable, never part of a number and never composes under NFKC with what
+    precedes it. So each first item is formatted in Python twice, alone and as the start of a
+    longer list, and `rest` (a subquery) is read once."""
+    if not separator or needs_formula_guard(separator) or separator in FIRST_TO_CHECK or separator.isalnum():
+        raise ValueError(f"not a safe list separator: {separator!r}")
+    alone = sql_lookup(key, {pk: guard_formula(text) for pk, text in first.items()})
+    leading = sql_lookup(
+        key, {pk: ("'" if starts_with_trigger(text) else "") + text for pk, text in first.items()}, empty_is_null=False
+    )
+    # Lazily, left to right: a list, else the first item alone, else (no first item) the rest alone.
+    return Sql(
+        "COALESCE(⟨0⟩ || ⟨1⟩ || ⟨2⟩, ⟨3⟩, " + _guard("⟨2⟩") + ")",
+        leading,
+        Value(separator, output_field=_TEXT),
+        rest,
+        alone,
+    )
+
+
 def sql_is_set(expression: Combinable) -> Expression:
     """format_bool(value is not None)."""
     return Sql("CASE WHEN ⟨0⟩ IS NULL THEN 'false' ELSE 'true' END", expression)
@@ -151,14 +186,15 @@ def sql_const(text: str) -> Expression:
     return Value(text or None, output_field=_TEXT)
 
 
-def sql_lookup(expression: Combinable, cells: dict[int, str]) -> Expression:
-    """A cell chosen by id from a small table formatted in Python (e.g. each market's cells)."""
+def sql_lookup(expression: Combinable, cells: dict[int, str], *, empty_is_null: bool = True) -> Expression:
+    """A cell chosen by id from a small table formatted in Python (e.g. each market's cells);
+    `empty_is_null=False` keeps '' (for a part of a cell, e.g. one name of a joined list)."""
     if not cells:
         return Value(None, output_field=_TEXT)
     branches = " ".join(f"WHEN ⟨0⟩ = ⟨{2 * i + 1}⟩ THEN ⟨{2 * i + 2}⟩" for i in range(len(cells)))
     values: list[Expression] = []
     for key, text in cells.items():
-        values += [Value(key), Value(text or None, output_field=_TEXT)]
+        values += [Value(key), Value(text or None if empty_is_null else text, output_field=_TEXT)]
     return Sql(f"CASE {branches} END", expression, *values)
 
 

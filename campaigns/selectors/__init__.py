@@ -15,6 +15,7 @@ from campaigns.selectors.entries import (
     ENTRY_ROW_FIELDS,
     additional_market_count,
     additional_market_ids,
+    additional_market_names,
     additional_market_rows_queryset,
     campaign_markets,
     entry_batch_boundary,
@@ -42,12 +43,15 @@ from campaigns.selectors.reminders import (
 )
 from campaigns.selectors.scoring import (
     ENTRY_SCORING_FIELDS,
+    FAN_ENTRY,
     SCORING_ROW_FIELDS,
+    scoring_batch_boundary,
     scoring_condition_has_entry,
     scoring_condition_waitlist,
     scoring_count,
     scoring_max_id,
     scoring_pages,
+    scoring_rows_queryset,
 )
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "ENTRY_ROW_FIELDS",
     "additional_market_count",
     "additional_market_ids",
+    "additional_market_names",
     "campaign_get_visible",
     "campaign_markets",
     "campaigns_visible_to",
@@ -77,11 +82,14 @@ __all__ = [
     "fan_entry_field",
     "ENTRY_SCORING_FIELDS",
     "SCORING_ROW_FIELDS",
+    "FAN_ENTRY",
+    "scoring_batch_boundary",
     "scoring_condition_has_entry",
     "scoring_condition_waitlist",
     "scoring_count",
     "scoring_max_id",
     "scoring_pages",
+    "scoring_rows_queryset",
     "PROMOTER_OPT_IN_ROW_FIELDS",
     "campaign_has_promoters",
     "campaign_promoters",

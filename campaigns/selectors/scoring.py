@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, FilteredRelation, Max, OuterRef, Q, QuerySet
 
 from campaigns.models import Entry, ScoringRecord, SmsWave
 from campaigns.selectors.entries import ENTRY_ROW_FIELDS
-from campaigns.selectors.paging import keyset_pages
+from campaigns.selectors.paging import batch_boundary, keyset_pages
 
 # Entry fields of the `scoring` export: the entry row plus the fraud/geo/fan-score fields.
 ENTRY_SCORING_FIELDS: tuple[str, ...] = (
@@ -82,3 +82,24 @@ def scoring_pages(
     """Scoring records of a campaign (id ≤ upper_id, matching `condition`) in id order, a page at a time."""
     queryset = _scoring_records(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
     return keyset_pages(queryset, fields=fields, page_size=page_size, after_id=after_id)
+
+
+# The fan's entry in the campaign, joined to each scoring record (at most one: entries are
+# unique per campaign and fan); its fields are `fan_entry__<field>` (NULL without an entry).
+FAN_ENTRY = "fan_entry"
+
+
+def scoring_batch_boundary(
+    *, campaign_id: int, after_id: int, upper_id: int, condition: Q | None, rows: int
+) -> int | None:
+    """The id closing the next COPY batch of about `rows` records; None when none is left."""
+    queryset = _scoring_records(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+    return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)
+
+
+def scoring_rows_queryset(*, campaign_id: int, after_id: int, upper_id: int, condition: Q | None) -> QuerySet:
+    """Records with after_id < id <= upper_id and the fan's entry as FAN_ENTRY (a LEFT JOIN on
+    the unique (campaign, fan) index), for one streamed query (the COPY fast path)."""
+    queryset = _scoring_records(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+    entry = FilteredRelation("fan__entries", condition=Q(fan__entries__campaign_id=campaign_id))
+    return queryset.filter(id__gt=after_id).annotate(**{FAN_ENTRY: entry})

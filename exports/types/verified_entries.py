@@ -5,36 +5,41 @@ in the vf_scoring storage."""
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import F, Q
 
 from campaigns import selectors
-from exports.columns import Column, format_bool, format_number
+from campaigns.models import Market
+from exports import columns_sql as cs
+from exports.columns import Column, format_bool
 from exports.types.scoring_records import (
+    EMAIL,
     FAN_ID_COLUMNS,
+    FIRST_NAME,
+    LAST_NAME,
+    LOCALE,
+    RANK,
+    SCORE,
     ScoringRecordsExport,
-    email_cell,
-    entry_value,
-    first_name_cell,
-    last_name_cell,
-    locale_cell,
-    market_name_cell,
+    entry_number_column,
+    market_columns,
 )
 
-VERIFIED_ENTRY_COLUMNS: tuple[Column, ...] = (
-    Column("entry_id", lambda r: format_number(entry_value(r, "id"))),
-    *FAN_ID_COLUMNS,
-    Column("email", email_cell),
-    Column("first_name", first_name_cell),
-    Column("last_name", last_name_cell),
-    Column("locale", locale_cell),
-    Column("market_id", lambda r: str(r.scoring.market_id)),
-    Column("market_name", market_name_cell),
-    Column("score", lambda r: format_number(r.scoring.score)),
-    Column("rank", lambda r: format_number(r.scoring.rank)),
-    Column("selected", lambda r: format_bool(r.scoring.selected)),
-    Column("fan_score", lambda r: format_number(entry_value(r, "fan_score"))),
-    Column("fraud_score", lambda r: format_number(entry_value(r, "fraud_score"))),
-)
+
+def verified_entry_columns(markets: dict[int, Market] | None) -> list[Column]:
+    return [
+        entry_number_column("entry_id", "id"),
+        *FAN_ID_COLUMNS,
+        EMAIL,
+        FIRST_NAME,
+        LAST_NAME,
+        LOCALE,
+        *market_columns(markets),
+        SCORE,
+        RANK,
+        Column("selected", lambda r: format_bool(r.scoring.selected), lambda p: cs.sql_bool(F("selected"))),
+        entry_number_column("fan_score", "fan_score"),
+        entry_number_column("fraud_score", "fraud_score"),
+    ]
 
 
 class VerifiedEntriesExport(ScoringRecordsExport):
@@ -43,7 +48,9 @@ class VerifiedEntriesExport(ScoringRecordsExport):
     description = "One row per scoring record of a fan who entered: ids, contact, market, score, rank, selection."
     storage_alias = "vf_scoring"
     ccpa_exempt = True  # orig: CCPA deletion keeps verifiedEntries exports
-    record_columns = VERIFIED_ENTRY_COLUMNS
+
+    def record_columns(self, markets: dict[int, Market] | None) -> list[Column]:
+        return verified_entry_columns(markets)
 
     def scoring_condition(self) -> Q | None:
         return selectors.scoring_condition_has_entry()

@@ -8,37 +8,33 @@ from __future__ import annotations
 from django.db.models import Q
 
 from campaigns import selectors
-from exports.columns import Column, format_number
+from campaigns.models import Market
+from exports.columns import Column
 from exports.types.scoring_records import (
+    EMAIL,
     FAN_ID_COLUMNS,
+    FIRST_NAME,
+    LAST_NAME,
+    LOCALE,
+    PHONE,
+    RANK,
+    SCORE,
     ScoringRecordsExport,
-    email_cell,
-    first_name_cell,
-    last_name_cell,
-    locale_cell,
-    market_name_cell,
-    phone_cell,
+    market_columns,
 )
 
-WAITLIST_COLUMNS: tuple[Column, ...] = (
-    *FAN_ID_COLUMNS,
-    Column("email", email_cell),
-    Column("first_name", first_name_cell),
-    Column("last_name", last_name_cell),
-    Column("phone", phone_cell),
-    Column("market_id", lambda r: str(r.scoring.market_id)),
-    Column("market_name", market_name_cell),
-    Column("score", lambda r: format_number(r.scoring.score)),
-    Column("rank", lambda r: format_number(r.scoring.rank)),
-    Column("locale", locale_cell),
-)
+
+def waitlist_columns(markets: dict[int, Market] | None) -> list[Column]:
+    return [*FAN_ID_COLUMNS, EMAIL, FIRST_NAME, LAST_NAME, PHONE, *market_columns(markets), SCORE, RANK, LOCALE]
 
 
 class WaitlistExport(ScoringRecordsExport):
     key = "waitlist"
     label = "Waitlist"
     description = "Unselected scoring records of fans not in a scheduled SMS wave."
-    record_columns = WAITLIST_COLUMNS
+
+    def record_columns(self, markets: dict[int, Market] | None) -> list[Column]:
+        return waitlist_columns(markets)
 
     def scoring_condition(self) -> Q | None:
         return selectors.scoring_condition_waitlist()

@@ -26,7 +26,7 @@ from tests.factories import CampaignFactory, EntryFactory, FanFactory, MarketFac
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the fast path exists on PostgreSQL only")
 
 # Single-file types still written by the portable path on PostgreSQL too (issue 14 moves them).
-PORTABLE_ONLY = {"verifiedEntries", "fanlist", "waitlist"}
+PORTABLE_ONLY: set[str] = set()
 
 
 def test_every_single_file_type_but_the_listed_ones_has_a_copy_path():
@@ -48,7 +48,7 @@ def copy_runs(monkeypatch) -> list[str]:
     return runs
 
 
-def _bytes_of(campaign, body: dict) -> tuple[bytes, int]:
+def _bytes_of(campaign, body: dict) -> tuple[bytes, int | None]:
     export, created = export_request(campaign_id=campaign.pk, body=body, user=UserFactory(is_superuser=True))
     assert created
     assert export_run(export_id=str(export.pk)) == "finished"
@@ -74,11 +74,11 @@ def test_the_fast_path_writes_the_golden_file_and_the_portable_path_the_same(set
 
 
 def _codes_campaign(count: int):
-    campaign = CampaignFactory()
-    markets = [MarketFactory(campaign=campaign, name=name) for name in ("=Paris", 'Chicago, "IL"', "Zürich")]
+    campaign = CampaignFactory.create()
+    markets = [MarketFactory.create(campaign=campaign, name=name) for name in ("=Paris", 'Chicago, "IL"', "Zürich")]
     fans = FanFactory.create_batch(40)
     for fan in fans[::2]:
-        EntryFactory(campaign=campaign, fan=fan, market=markets[0], email=f"entry-{fan.pk}@example.com")
+        EntryFactory.create(campaign=campaign, fan=fan, market=markets[0], email=f"entry-{fan.pk}@example.com")
     assigned_at = datetime(2026, 3, 1, 10, 0, 0, 500000, tzinfo=UTC)
     Code.objects.bulk_create(
         Code(
@@ -141,3 +141,55 @@ def test_a_code_export_cut_at_batch_ends_resumes_byte_for_byte(settings, monkeyp
     assert data == expected
     assert export.sha256 == hashlib.sha256(expected).hexdigest()
     assert open_uploads() == []
+
+
+LIST_FIRSTS = [
+    "Chicago, IL",
+    "",
+    " ",
+    "-5",
+    "+1",
+    "＋１２３",
+    "=x",
+    " =x",
+    "\u200b=x",
+    "＝x",
+    "=\u0338x",
+    "@a",
+    "1.5",
+    "é",
+]
+
+
+@postgres_only
+@pytest.mark.django_db
+@pytest.mark.parametrize("rest", [[], ["B"], ["=B", "C"], ["-5"], [""]], ids=repr)
+def test_a_list_cell_is_guarded_as_the_python_guard_guards_the_joined_text(rest):
+    """fanlist's markets_entered: the SQL twin guards by the first item (formatted in Python
+    alone and as the start of a list) and never looks into the rest; the same text as
+    guard_formula of the joined list, for first items that are triggers, hidden triggers,
+    numbers, blank or missing."""
+    from django.db.models import TextField, Value
+
+    from campaigns.models import Campaign
+    from exports import columns_sql as cs
+    from exports.columns import guard_formula
+
+    Campaign.objects.create(name="probe")
+    joined_rest = Value("|".join(rest) if rest else None, output_field=TextField())
+    table = {index: name for index, name in enumerate(LIST_FIRSTS)}
+    for key in [*table, 999]:  # 999: a first item missing from the table
+        cell = cs.sql_list_after(table, Value(key), "|", joined_rest)
+        got = Campaign.objects.annotate(cell=cell).values_list("cell", flat=True).get()
+        items = ([table[key]] if key in table else []) + rest
+        assert (got or "") == guard_formula("|".join(items)), (key, table.get(key), rest)
+
+
+def test_a_list_separator_must_be_safe():
+    from django.db.models import Value
+
+    from exports import columns_sql as cs
+
+    for separator in ("", "=", "-", " ", "\t", "a", "1"):
+        with pytest.raises(ValueError, match="separator"):
+            cs.sql_list_after({}, Value(1), separator, Value(None))
