@@ -186,8 +186,9 @@ def sql_const(text: str) -> Expression:
     return Value(text or None, output_field=_TEXT)
 
 
-def sql_lookup(expression: Combinable, cells: dict[int, str], *, empty_is_null: bool = True) -> Expression:
-    """A cell chosen by id from a small table formatted in Python (e.g. each market's cells);
+def sql_lookup(expression: Combinable, cells: dict[Any, str], *, empty_is_null: bool = True) -> Expression:
+    """A cell chosen by key (an id, a locale) from a small table formatted in Python (e.g. each
+    market's cells); a key missing from the table gives NULL;
     `empty_is_null=False` keeps '' (for a part of a cell, e.g. one name of a joined list)."""
     if not cells:
         return Value(None, output_field=_TEXT)

@@ -2,6 +2,7 @@
 
 from campaigns.selectors.access import campaign_get_visible, campaigns_visible_to
 from campaigns.selectors.codes import (
+    CODE_FAN_ENTRY,
     CODE_ROW_FIELDS,
     code_batch_boundary,
     code_condition_assigned,
@@ -25,7 +26,7 @@ from campaigns.selectors.entries import (
     entry_pages,
     entry_rows_queryset,
 )
-from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan, fan_entry_field
+from campaigns.selectors.fans import FAN_ENTRY_FIELDS, entries_by_fan
 from campaigns.selectors.promoters import (
     PROMOTER_OPT_IN_ROW_FIELDS,
     campaign_has_promoters,
@@ -35,11 +36,16 @@ from campaigns.selectors.promoters import (
     promoter_opt_in_pages,
 )
 from campaigns.selectors.reminders import (
+    REMINDER_ENTRY,
     ReminderRow,
+    codes_for_market,
     markets_by_id,
+    selected_boundary,
     selected_counts_by_market,
     selected_first_without_code,
+    selected_locales,
     selected_reminder_pages,
+    selected_rows_queryset,
 )
 from campaigns.selectors.scoring import (
     ENTRY_SCORING_FIELDS,
@@ -69,6 +75,7 @@ __all__ = [
     "entry_ids_with_additional_market",
     "entry_max_id",
     "entry_pages",
+    "CODE_FAN_ENTRY",
     "CODE_ROW_FIELDS",
     "code_batch_boundary",
     "code_condition_assigned",
@@ -79,7 +86,6 @@ __all__ = [
     "code_rows_queryset",
     "FAN_ENTRY_FIELDS",
     "entries_by_fan",
-    "fan_entry_field",
     "ENTRY_SCORING_FIELDS",
     "SCORING_ROW_FIELDS",
     "FAN_ENTRY",
@@ -100,5 +106,10 @@ __all__ = [
     "markets_by_id",
     "selected_counts_by_market",
     "selected_first_without_code",
+    "REMINDER_ENTRY",
+    "codes_for_market",
+    "selected_boundary",
+    "selected_locales",
+    "selected_rows_queryset",
     "selected_reminder_pages",
 ]

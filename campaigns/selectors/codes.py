@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import FilteredRelation, Max, Q, QuerySet
 
 from campaigns.models import Code
 from campaigns.selectors.paging import batch_boundary, keyset_pages
@@ -70,6 +70,14 @@ def code_batch_boundary(
     return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)
 
 
+# The assigned fan's entry in the campaign, joined to each code row (code_rows_queryset): its
+# fields are `fan_entry__<field>`, NULL without an entry.
+CODE_FAN_ENTRY = "fan_entry"
+
+
 def code_rows_queryset(*, campaign_id: int, after_id: int, upper_id: int, condition: Q | None) -> QuerySet:
-    """Codes with after_id < id <= upper_id, for one streamed query (the COPY fast path)."""
-    return _codes(campaign_id=campaign_id, upper_id=upper_id, condition=condition).filter(id__gt=after_id)
+    """Codes with after_id < id <= upper_id and the assigned fan's entry as CODE_FAN_ENTRY (a LEFT
+    JOIN on the unique (campaign, fan) index), for one streamed query (the COPY fast path)."""
+    entry = FilteredRelation("assigned_fan__entries", condition=Q(assigned_fan__entries__campaign_id=campaign_id))
+    rows = _codes(campaign_id=campaign_id, upper_id=upper_id, condition=condition).filter(id__gt=after_id)
+    return rows.annotate(**{CODE_FAN_ENTRY: entry})

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from django.db.models import OuterRef, Subquery
-
 from campaigns.models import Entry
 
 # The entry fields that override or complete a fan's data in fan-keyed rows.
@@ -30,10 +28,3 @@ def entries_by_fan(*, campaign_id: int, fan_ids: Iterable[int], fields: Sequence
         return {}
     rows = Entry.objects.filter(campaign_id=campaign_id, fan_id__in=wanted).values_list(*fields, named=True)
     return {row.fan_id: row for row in rows}
-
-
-def fan_entry_field(*, campaign_id: int, fan_field: str, field: str) -> Subquery:
-    """For a row whose fan id is `fan_field`: that fan's entry's `field` in the campaign (NULL
-    without one), as one correlated lookup on the unique (campaign, fan) index (COPY fast path)."""
-    entry = Entry.objects.filter(campaign_id=campaign_id, fan_id=OuterRef(fan_field)).values(field)[:1]
-    return Subquery(entry)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 
 from campaigns.models import Entry, Market, ScoringRecord
+from campaigns.selectors.paging import batch_boundary
 
 _RECORD_FIELDS = (
     "id",
@@ -61,15 +62,15 @@ def _code_for_market():
     return through.objects.filter(scoringrecord_id=OuterRef("pk"), code__market_id=OuterRef("market_id"))
 
 
-def selected_first_without_code(*, campaign_id: int, upper_id: int) -> tuple[int, int] | None:
-    """(scoring record id, market id) of the lowest selected record with no code for its market."""
-    return (
-        _selected(campaign_id=campaign_id, upper_id=upper_id)
-        .filter(~Exists(_code_for_market()))
-        .order_by("id")
-        .values_list("id", "market_id")
-        .first()
-    )
+def selected_first_without_code(
+    *, campaign_id: int, upper_id: int, market_ids: Sequence[int] | None = None, after_id: int = 0
+) -> tuple[int, int] | None:
+    """(scoring record id, market id) of the lowest selected record with no code for its market
+    (of those markets, after `after_id`, when given)."""
+    selected = _selected(campaign_id=campaign_id, upper_id=upper_id).filter(id__gt=after_id)
+    if market_ids is not None:
+        selected = selected.filter(market_id__in=market_ids)
+    return selected.filter(~Exists(_code_for_market())).order_by("id").values_list("id", "market_id").first()
 
 
 def _codes_for_market(record_ids: Sequence[int]) -> dict[int, str]:
@@ -141,3 +142,39 @@ def selected_reminder_pages(
 
 def markets_by_id(*, market_ids: Sequence[int]) -> dict[int, Market]:
     return {market.pk: market for market in Market.objects.filter(pk__in=market_ids)}
+
+
+# The fan's entry in the campaign, joined to each selected record (COPY fast path): its fields
+# are `reminder_entry__<field>`, NULL without an entry.
+REMINDER_ENTRY = "reminder_entry"
+
+
+def selected_boundary(
+    *, campaign_id: int, market_ids: Sequence[int], after_id: int, upper_id: int, rows: int
+) -> int | None:
+    """The id of the `rows`-th selected record of those markets after `after_id` (or `upper_id`
+    when fewer are left); None when none is left. Bounds files and COPY batches alike."""
+    queryset = _selected(campaign_id=campaign_id, upper_id=upper_id).filter(market_id__in=market_ids)
+    return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)
+
+
+def codes_for_market() -> QuerySet:
+    """For a selected record row (a subquery): its links to codes of the record's market, the
+    newest code first (the one `_codes_for_market` picks); `code__value` is the code."""
+    through = ScoringRecord.codes.through
+    codes = through.objects.filter(scoringrecord_id=OuterRef("id"), code__market_id=OuterRef("market_id"))
+    return codes.order_by("-code_id")
+
+
+def selected_rows_queryset(*, campaign_id: int, market_ids: Sequence[int], after_id: int, upper_id: int) -> QuerySet:
+    """Selected records of those markets with after_id < id <= upper_id, with the fan's entry
+    joined as REMINDER_ENTRY, for one streamed query (the COPY fast path)."""
+    entry = FilteredRelation("fan__entries", condition=Q(fan__entries__campaign_id=campaign_id))
+    rows = _selected(campaign_id=campaign_id, upper_id=upper_id).filter(market_id__in=market_ids, id__gt=after_id)
+    return rows.annotate(**{REMINDER_ENTRY: entry})
+
+
+def selected_locales(*, campaign_id: int, upper_id: int) -> list[str]:
+    """The distinct locales of the selected records (a handful: each is mapped once in Python)."""
+    rows = _selected(campaign_id=campaign_id, upper_id=upper_id).order_by().values_list("locale", flat=True)
+    return sorted(set(rows.distinct()))

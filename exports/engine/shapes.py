@@ -22,7 +22,7 @@ from exports.engine.attempt import CHECK_EVERY_ROWS, Run
 from exports.engine.uploader import PartUploader
 from exports.options import OutputSpec
 from exports.storage import MultipartUpload
-from exports.types.base import ExportContext
+from exports.types.base import ExportContext, OutputFile
 from exports.writers import DelimitedWriter, GzipSink, JsonLinesWriter
 from exportsite.conf import export_settings
 
@@ -158,6 +158,20 @@ def _stream_rows(writer: DelimitedWriter, columns: Sequence[Column], records: It
     run.advance(rows=rows)
 
 
+def _write_member(sink, output: OutputFile, run: Run, *, delimiter: str) -> None:
+    """One file of a ZIP or multi-object export: its header, then its rows from the fast path
+    when it can write them, else from the type's records."""
+    writer = DelimitedWriter(sink, delimiter=delimiter)
+    writer.write_header(header_row(output.columns))
+    if output.copy is not None and copy.copy_member_usable(output.columns, output.copy, delimiter=delimiter):
+        writer.flush()
+        rows = copy.copy_member_into(run, output.copy, sink, delimiter=delimiter, flush_chars=_flush_chars())
+        run.advance(rows=rows)
+    else:
+        _stream_rows(writer, output.columns, output.records, run)
+    writer.close()
+
+
 def write_zip(ctx: ExportContext, run: Run) -> RunResult:
     """One ZIP, members written one after another straight into the multipart upload (zipfile
     writes data descriptors on an unseekable stream, so nothing is staged on disk)."""
@@ -171,10 +185,7 @@ def write_zip(ctx: ExportContext, run: Run) -> RunResult:
                 info = zipfile.ZipInfo(output.name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 with archive.open(info, mode="w", force_zip64=True) as member:
-                    writer = DelimitedWriter(member, delimiter=export_type.file_format.delimiter)
-                    writer.write_header(header_row(output.columns))
-                    _stream_rows(writer, output.columns, output.records, run)
-                    writer.close()
+                    _write_member(member, output, run, delimiter=export_type.file_format.delimiter)
         parts = uploader.close()
     run.check(force=True)
     upload.complete(parts)
@@ -201,10 +212,7 @@ def write_multi(ctx: ExportContext, run: Run) -> RunResult:
             upload.start()
             run.record_open_uploads([*opened, [upload.key, upload.upload_id]])
             with _uploading(upload, run) as uploader:
-                writer = DelimitedWriter(_HashingSink(uploader, digest), delimiter=export_type.file_format.delimiter)
-                writer.write_header(header_row(output.columns))
-                _stream_rows(writer, output.columns, output.records, run)
-                writer.close()
+                _write_member(_HashingSink(uploader, digest), output, run, delimiter=export_type.file_format.delimiter)
                 pending.append((upload, uploader.close()))
                 total_bytes += uploader.bytes_written
             upload = None

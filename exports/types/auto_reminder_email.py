@@ -94,4 +94,4 @@ class AutoReminderEmailExport(ReminderEmailExport):
                 campaign_id=ctx.campaign.pk,
                 stamp=ctx.snapshot.get("sfmc_stamp") or minute_stamp(ctx.started_at),
             )
-            yield OutputFile(key, columns, self.region_records(ctx, region))
+            yield self.region_file(ctx, region, key, columns, after_id=0, upper_id=ctx.snapshot["max_scoring_id"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -66,11 +66,13 @@ class OutputShape(StrEnum):
 @dataclass(frozen=True)
 class OutputFile:
     """One file of a ZIP or multi-file export: its name (ZIP member path, or the storage key of a
-    multi-file export's object), its columns and its records."""
+    multi-file export's object), its columns and its records; `copy` when the fast path can
+    write the same rows (every column then has its SQL twin)."""
 
     name: str
     columns: Sequence[Column]
     records: Iterable[Any]
+    copy: CopySource | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,18 @@ class CopyQuery:
     queryset: QuerySet
     select: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """Where the PostgreSQL fast path reads one file's rows: `cells(after_id, upper_id)` gives the
+    formatted cells of the records with after_id < key <= upper_id in key order (a CopyQuery),
+    `boundary(after_id, rows)` the key closing the next batch of about `rows` records (None when
+    no record is left), starting after `after_id`."""
+
+    cells: Callable[[int, int], CopyQuery]
+    boundary: Callable[[int, int], int | None]
+    after_id: int = 0
 
 
 def copy_cells(queryset: QuerySet, columns: Sequence[Column]) -> CopyQuery:

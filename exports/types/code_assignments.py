@@ -26,9 +26,9 @@ def event_ids_cell(market: Market) -> str:
     return format_text(",".join(str(event_id) for event_id in (market.event_ids or [])))
 
 
-def code_assignment_columns(campaign_id: int, markets: dict[int, Market] | None = None) -> list[Column]:
-    # The fan's entry in the campaign overrides the fan's e-mail: a correlated lookup in SQL.
-    entry_email = selectors.fan_entry_field(campaign_id=campaign_id, fan_field="assigned_fan_id", field="email")
+def code_assignment_columns(markets: dict[int, Market] | None = None) -> list[Column]:
+    # The fan's entry in the campaign overrides the fan's e-mail (joined by code_rows_queryset).
+    entry_email = F(f"{selectors.CODE_FAN_ENTRY}__email")
     return [
         code_text_column("code", "value"),
         code_text_column("member_id", "assigned_fan__member_id"),
@@ -50,9 +50,7 @@ class CodeAssignmentsExport(CodesExport):
     with_entries = True
 
     def code_columns(self, ctx: ExportContext | None = None) -> Sequence[Column]:
-        if ctx is None:
-            return code_assignment_columns(0)  # headers only
-        return code_assignment_columns(ctx.campaign.pk, ctx.cache["markets_by_id"])
+        return code_assignment_columns(ctx.cache["markets_by_id"] if ctx is not None else None)
 
     def code_condition(self, parameters: dict) -> Q | None:
         return selectors.code_condition_assigned()

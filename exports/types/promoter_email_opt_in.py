@@ -18,12 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
+from django.db.models import F
+
 from campaigns import selectors
 from campaigns.models import Campaign, Promoter
+from exports import columns_sql as cs
 from exports.columns import Column, format_text, format_timestamp
 from exports.errors import ExportFailure, PromotersNotFound
 from exports.types import sfmc
-from exports.types.base import CSV, ExportContext, ExportType, OutputFile, OutputShape
+from exports.types.base import CSV, CopySource, ExportContext, ExportType, OutputFile, OutputShape, copy_cells
+from exports.types.entries import entry_text_column
 
 PROMOTER_HEADERS = (
     "email",
@@ -42,19 +46,30 @@ class PromoterOptInRecord(NamedTuple):
     market_name: str
 
 
-def promoter_columns(promoter: Promoter) -> list[Column]:
+def promoter_columns(promoter: Promoter, market_names: dict[int, str] | None = None) -> list[Column]:
+    """The columns of one promoter's file; with `market_names` (formatted), their SQL twins too."""
     promoter_name = format_text(promoter.name)
-    cells = {
-        "email": lambda r: format_text(r.entry.email or r.entry.fan__email),
-        "first_name": lambda r: format_text(r.entry.fan__first_name or r.entry.first_name),
-        "last_name": lambda r: format_text(r.entry.fan__last_name or r.entry.last_name),
-        "postal_code": lambda r: format_text(r.entry.ip_postal_code or r.entry.fan__postal_code),
-        "locale": lambda r: format_text(r.entry.locale),
-        "market_name": lambda r: r.market_name,
-        "promoter_name": lambda r: promoter_name,
-        "opted_in_at": lambda r: format_timestamp(r.entry.created_at),
-    }
-    return [Column(header, cells[header]) for header in PROMOTER_HEADERS]
+    names = market_names or {}
+    columns = [
+        entry_text_column("email", "email", "fan__email"),
+        entry_text_column("first_name", "fan__first_name", "first_name"),
+        entry_text_column("last_name", "fan__last_name", "last_name"),
+        entry_text_column("postal_code", "ip_postal_code", "fan__postal_code"),
+        entry_text_column("locale", "locale"),
+        Column(
+            "market_name",
+            lambda r: r.market_name,
+            (lambda p: cs.sql_lookup(F("market_id"), names)) if market_names is not None else None,
+        ),
+        Column("promoter_name", lambda r: promoter_name, lambda p: cs.sql_const(promoter_name)),
+        Column(
+            "opted_in_at",
+            lambda r: format_timestamp(r.entry.created_at),
+            lambda p: cs.sql_timestamp(F(p + "created_at")),
+        ),
+    ]
+    assert tuple(column.header for column in columns) == PROMOTER_HEADERS
+    return columns
 
 
 def promoter_member_name(promoter: Promoter) -> str:
@@ -114,8 +129,30 @@ class PromoterEmailOptInExport(ExportType):
             for row in page:
                 yield PromoterOptInRecord(row, market_names.get(row.market_id, ""))
 
+    def promoter_copy(self, ctx: ExportContext, promoter: Promoter, columns: Sequence[Column]) -> CopySource:
+        """The same rows for the fast path: the promoter's opted-in entries, formatted by the database."""
+        campaign_id, upper_id = ctx.campaign.pk, ctx.snapshot["max_entry_id"]
+        condition = selectors.promoter_opt_in_condition(
+            promoter_id=promoter.pk, require_allow_promoter=self.require_allow_promoter
+        )
+        return CopySource(
+            cells=lambda after_id, upper: copy_cells(
+                selectors.entry_rows_queryset(
+                    campaign_id=campaign_id, upper_id=upper, after_id=after_id, condition=condition, market_ids=None
+                ),
+                columns,
+            ),
+            boundary=lambda after_id, rows: selectors.entry_batch_boundary(
+                campaign_id=campaign_id, after_id=after_id, upper_id=upper_id, condition=condition, rows=rows
+            ),
+        )
+
     def files(self, ctx: ExportContext) -> Iterator[OutputFile]:
         for promoter in ctx.cache["promoters"]:
+            columns = promoter_columns(promoter, ctx.cache["market_names"])
             yield OutputFile(
-                promoter_member_name(promoter), promoter_columns(promoter), self.promoter_records(ctx, promoter)
+                promoter_member_name(promoter),
+                columns,
+                self.promoter_records(ctx, promoter),
+                copy=self.promoter_copy(ctx, promoter, columns),
             )

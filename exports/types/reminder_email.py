@@ -23,7 +23,16 @@ from campaigns import selectors
 from campaigns.models import Campaign
 from exports.columns import Column
 from exports.errors import ExportFailure
-from exports.types.base import CSV, ExportContext, ExportType, OutputFile, OutputShape, Parameter
+from exports.types.base import (
+    CSV,
+    CopySource,
+    ExportContext,
+    ExportType,
+    OutputFile,
+    OutputShape,
+    Parameter,
+    copy_cells,
+)
 from exports.types.reminder_rows import (
     REMINDER_HEADERS,
     RegionPlan,
@@ -33,7 +42,6 @@ from exports.types.reminder_rows import (
     parse_int_parameter,
     reminder_columns,
     reminder_plan,
-    split_files,
 )
 
 DEFAULT_MAX_ROWS_PER_FILE = 50_000
@@ -95,6 +103,9 @@ class ReminderEmailExport(ExportType):
                     f"{MAX_FILES_PER_EXPORT}. Request it again with a larger maxRowsPerFile.",
                     f"{files} files > {MAX_FILES_PER_EXPORT}",
                 )
+        ctx.cache["locales"] = selectors.selected_locales(
+            campaign_id=ctx.campaign.pk, upper_id=ctx.snapshot["max_scoring_id"]
+        )
         if self.check_codes_first:
             missing = selectors.selected_first_without_code(
                 campaign_id=ctx.campaign.pk, upper_id=ctx.snapshot["max_scoring_id"]
@@ -110,34 +121,98 @@ class ReminderEmailExport(ExportType):
         return sum(self._region_rows(ctx, region) for region in ctx.cache["reminder"].regions)
 
     def columns(self, ctx: ExportContext) -> Sequence[Column]:
-        return reminder_columns(ctx.campaign, artist_name=ctx.cache["reminder"].artist_name)
+        plan = ctx.cache["reminder"]
+        return reminder_columns(
+            ctx.campaign, artist_name=plan.artist_name, markets=plan.markets, locales=ctx.cache["locales"]
+        )
 
-    def region_records(self, ctx: ExportContext, region: RegionPlan) -> Iterator[ReminderRecord]:
-        """One region's records, streamed page by page; a row without a code ends the export."""
+    def region_records(
+        self, ctx: ExportContext, region: RegionPlan, *, after_id: int = 0, upper_id: int | None = None
+    ) -> Iterator[ReminderRecord]:
+        """One region's records (after_id < id <= upper_id), streamed page by page; a row
+        without a code ends the export."""
         markets: dict[int, ReminderMarket] = ctx.cache["reminder"].markets
         for page in selectors.selected_reminder_pages(
             campaign_id=ctx.campaign.pk,
             market_ids=region.market_ids,
-            upper_id=ctx.snapshot["max_scoring_id"],
+            upper_id=ctx.snapshot["max_scoring_id"] if upper_id is None else upper_id,
             page_size=ctx.page_size,
-            limit=self.row_limit(ctx),
+            after_id=after_id,
         ):
             for row in page:
                 if row.code is None:
                     raise missing_code_failure(row.id, row.market_id)
                 yield ReminderRecord(row, markets[row.market_id])
 
+    def region_file(
+        self,
+        ctx: ExportContext,
+        region: RegionPlan,
+        name: str,
+        columns: Sequence[Column],
+        *,
+        after_id: int,
+        upper_id: int,
+    ) -> OutputFile:
+        """The file of the region's records after_id < id <= upper_id, for either path. Without
+        the up-front check, the range is checked for a selected fan without a code first (the
+        lowest such record, the one the row stream would stop at)."""
+        if not self.check_codes_first:
+            missing = selectors.selected_first_without_code(
+                campaign_id=ctx.campaign.pk, upper_id=upper_id, market_ids=region.market_ids, after_id=after_id
+            )
+            if missing is not None:
+                raise missing_code_failure(*missing)
+        campaign_id, market_ids = ctx.campaign.pk, region.market_ids
+        copy = CopySource(
+            cells=lambda after, upper: copy_cells(
+                selectors.selected_rows_queryset(
+                    campaign_id=campaign_id, market_ids=market_ids, after_id=after, upper_id=upper
+                ),
+                columns,
+            ),
+            boundary=lambda after, rows: selectors.selected_boundary(
+                campaign_id=campaign_id, market_ids=market_ids, after_id=after, upper_id=upper_id, rows=rows
+            ),
+            after_id=after_id,
+        )
+        records = self.region_records(ctx, region, after_id=after_id, upper_id=upper_id)
+        return OutputFile(name, columns, records, copy=copy)
+
+    def region_end(self, ctx: ExportContext, region: RegionPlan, *, after_id: int, rows: int) -> int | None:
+        """The id of the region's `rows`-th record after `after_id` (the snapshot's upper bound
+        when fewer are left); None when none is left. An index walk of the selected records."""
+        return selectors.selected_boundary(
+            campaign_id=ctx.campaign.pk,
+            market_ids=region.market_ids,
+            after_id=after_id,
+            upper_id=ctx.snapshot["max_scoring_id"],
+            rows=rows,
+        )
+
     def files(self, ctx: ExportContext) -> Iterator[OutputFile]:
+        """Each region's records (at most row_limit), split into files of at most
+        maxRowsPerFile. Every file's key range is found before it is written, so the row stream
+        and the fast path write the same files."""
         columns = self.columns(ctx)
         max_rows = ctx.parameters.get("maxRowsPerFile") or DEFAULT_MAX_ROWS_PER_FILE
+        limit = self.row_limit(ctx)
         for region in ctx.cache["reminder"].regions:
             code = region.region.code
-            yield from split_files(
-                self.region_records(ctx, region),
-                columns=columns,
-                max_rows=max_rows,
-                name_for=lambda part, code=code: f"{code}/{self.member_stem}_{ctx.campaign.pk}_{code}_{part:03d}.csv",
+            last = (
+                ctx.snapshot["max_scoring_id"]
+                if limit is None
+                else self.region_end(ctx, region, after_id=0, rows=limit)
             )
+            after_id, part = 0, 1
+            while last is not None and after_id < last:
+                end = self.region_end(ctx, region, after_id=after_id, rows=max_rows)
+                if end is None:
+                    break
+                end = min(end, last)
+                name = f"{code}/{self.member_stem}_{ctx.campaign.pk}_{code}_{part:03d}.csv"
+                yield self.region_file(ctx, region, name, columns, after_id=after_id, upper_id=end)
+                after_id, part = end, part + 1
 
 
 class ReminderEmailSampleExport(ReminderEmailExport):

@@ -7,10 +7,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, NamedTuple
+
+from django.db.models import F, Subquery
 
 from campaigns import selectors
 from campaigns.models import Campaign, Market
+from exports import columns_sql as cs
 from exports.columns import Column, format_text
 from exports.errors import BadRequest, ExportFailure
 from exports.types import sfmc
@@ -84,29 +88,73 @@ class ReminderPlan:
     regions: tuple[RegionPlan, ...]
 
 
-def reminder_columns(campaign: Campaign, *, artist_name: str) -> list[Column]:
+def reminder_columns(
+    campaign: Campaign,
+    *,
+    artist_name: str,
+    markets: dict[int, ReminderMarket] | None = None,
+    locales: Sequence[str] | None = None,
+) -> list[Column]:
+    """The SFMC columns. With the plan's `markets` and the records' `locales` (a run), each has
+    its SQL twin too: per-market cells and mapped locales are formatted here once and looked up
+    by the database; the rows come from selectors.selected_rows_queryset."""
     campaign_id, campaign_name, artist = str(campaign.pk), format_text(campaign.name), format_text(artist_name)
-    cells: dict[str, Any] = {
-        "email": lambda r: format_text(r.row.entry_email or r.row.fan_email),
-        "first_name": lambda r: format_text(r.row.fan_first_name or r.row.entry_first_name),
-        "last_name": lambda r: format_text(r.row.fan_last_name or r.row.entry_last_name),
-        "locale": lambda r: format_text(sfmc.sfmc_locale(r.row.locale)),
-        "member_id": lambda r: format_text(r.row.member_id),
-        "artist_name": lambda r: artist,
-        "campaign_id": lambda r: campaign_id,
-        "campaign_name": lambda r: campaign_name,
-        "market_id": lambda r: r.market.id,
-        "market_name": lambda r: r.market.name,
-        "city": lambda r: r.market.city,
-        "state": lambda r: r.market.state,
-        "country": lambda r: r.market.country,
-        "event_date": lambda r: r.market.event_date,
-        "venue_name": lambda r: r.market.venue_name,
-        "code": lambda r: format_text(r.row.code),
-        "mid": lambda r: r.market.mid,
-        "region": lambda r: r.market.region,
-    }
-    return [Column(header, cells[header]) for header in REMINDER_HEADERS]
+    entry = selectors.REMINDER_ENTRY
+
+    def first_text(first: str, second: str):
+        return lambda p: cs.sql_first_text(F(first), F(second))
+
+    def market_cell(name: str):
+        if markets is None:
+            return None
+        cells = {pk: getattr(market, name) for pk, market in markets.items()}
+        return lambda p: cs.sql_lookup(F("market_id"), cells)
+
+    locale_sql = None
+    if locales is not None:
+        mapped = {locale: format_text(sfmc.sfmc_locale(locale)) for locale in locales}
+        locale_sql = lambda p: cs.sql_lookup(F("locale"), mapped)  # noqa: E731
+    # The code is formatted inside its subquery, which the guard then reads once per row.
+    code = Subquery(selectors.codes_for_market().annotate(cell=cs.sql_text(F("code__value"))).values("cell")[:1])
+    columns = [
+        Column(
+            "email",
+            lambda r: format_text(r.row.entry_email or r.row.fan_email),
+            first_text(f"{entry}__email", "fan__email"),
+        ),
+        Column(
+            "first_name",
+            lambda r: format_text(r.row.fan_first_name or r.row.entry_first_name),
+            first_text("fan__first_name", f"{entry}__first_name"),
+        ),
+        Column(
+            "last_name",
+            lambda r: format_text(r.row.fan_last_name or r.row.entry_last_name),
+            first_text("fan__last_name", f"{entry}__last_name"),
+        ),
+        Column("locale", lambda r: format_text(sfmc.sfmc_locale(r.row.locale)), locale_sql),
+        Column("member_id", lambda r: format_text(r.row.member_id), lambda p: cs.sql_text(F("fan__member_id"))),
+        Column("artist_name", lambda r: artist, lambda p: cs.sql_const(artist)),
+        Column("campaign_id", lambda r: campaign_id, lambda p: cs.sql_const(campaign_id)),
+        Column("campaign_name", lambda r: campaign_name, lambda p: cs.sql_const(campaign_name)),
+        *(
+            Column(header, attrgetter(f"market.{field}"), market_cell(field))
+            for header, field in (
+                ("market_id", "id"),
+                ("market_name", "name"),
+                ("city", "city"),
+                ("state", "state"),
+                ("country", "country"),
+                ("event_date", "event_date"),
+                ("venue_name", "venue_name"),
+            )
+        ),
+        Column("code", lambda r: format_text(r.row.code), lambda p: code),
+        Column("mid", attrgetter("market.mid"), market_cell("mid")),
+        Column("region", attrgetter("market.region"), market_cell("region")),
+    ]
+    assert tuple(column.header for column in columns) == REMINDER_HEADERS
+    return columns
 
 
 def reminder_market(market: Market, *, is_lnaa: bool) -> ReminderMarket:

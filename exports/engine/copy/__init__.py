@@ -45,7 +45,7 @@ from exports.engine.copy.rows import (
 )
 from exports.engine.uploader import PartUploader
 from exports.options import OutputSpec
-from exports.types.base import CopyQuery, ExportType
+from exports.types.base import CopyQuery, CopySource, ExportType
 from exportsite.conf import export_settings
 
 __all__ = [
@@ -54,6 +54,8 @@ __all__ = [
     "Chunk",
     "ReaderPool",
     "copy_fast_path_usable",
+    "copy_member_into",
+    "copy_member_usable",
     "copy_reader_count",
     "copy_rows",
     "copy_rows_into",
@@ -105,9 +107,9 @@ _SOLO_ROWS = 10_000
 class BatchPlan:
     """Keyset batch bounds, each about `target_bytes` of output once the row size is known."""
 
-    def __init__(self, ctx, export_type, *, target_bytes: int):
-        self._ctx, self._export_type, self._target = ctx, export_type, target_bytes
-        self._after_id = ctx.resume_after or 0
+    def __init__(self, source: CopySource, *, target_bytes: int):
+        self._boundary, self._target = source.boundary, target_bytes
+        self._after_id = source.after_id
         self._rows, self._bytes = 0, 0
 
     def observe(self, chunk: Chunk) -> None:
@@ -122,11 +124,31 @@ class BatchPlan:
         rows = _FIRST_BATCH_ROWS
         if self._rows:
             rows = max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, int(self._target * self._rows / self._bytes)))
-        boundary = self._export_type.copy_boundary(self._ctx, after_id=self._after_id, rows=rows)
+        boundary = self._boundary(self._after_id, rows)
         if boundary is None:
             return None
         bounds, self._after_id = (self._after_id, boundary), boundary
         return bounds
+
+
+def type_copy_source(ctx, export_type: ExportType, columns: Sequence[Column]) -> CopySource:
+    """A single-file type's rows (its copy_queryset and copy_boundary), after the resume point."""
+    return CopySource(
+        cells=lambda after_id, upper_id: _cells(export_type, ctx, columns, after_id, upper_id),
+        boundary=lambda after_id, rows: export_type.copy_boundary(ctx, after_id=after_id, rows=rows),
+        after_id=ctx.resume_after or 0,
+    )
+
+
+def _cells(export_type: ExportType, ctx, columns, after_id: int, upper_id: int) -> CopyQuery:
+    query = export_type.copy_queryset(ctx, columns, after_id=after_id, upper_id=upper_id)
+    assert query is not None  # has_copy_path
+    return query
+
+
+def _statement(source: CopySource, *, delimiter: str, flush_chars: int, keyed: bool) -> BatchStatement:
+    sql, params = copy_statement(source.cells(AFTER_STAND_IN, UPPER_STAND_IN), delimiter=delimiter)
+    return BatchStatement(sql, tuple(params), delimiter.encode(), flush_chars, keyed=keyed)
 
 
 def copy_rows_into(
@@ -135,14 +157,10 @@ def copy_rows_into(
     """PostgreSQL fast path: formatted rows from COPY, batch after batch in key order, written
     to `sink` in chunks that end between keys (so every part ends between keys)."""
     export_type = run.export_type
-    delimiter = spec.file_format.delimiter
-    template = export_type.copy_queryset(ctx, columns, after_id=AFTER_STAND_IN, upper_id=UPPER_STAND_IN)
-    assert template is not None  # has_copy_path
-    sql, template_params = copy_statement(template, delimiter=delimiter)
-    statement = BatchStatement(
-        sql, tuple(template_params), delimiter.encode(), flush_chars, keyed=rows_start_with_key(export_type, columns)
-    )
-    plan = BatchPlan(ctx, export_type, target_bytes=batch_target_bytes())
+    source = type_copy_source(ctx, export_type, columns)
+    keyed = rows_start_with_key(export_type, columns)
+    statement = _statement(source, delimiter=spec.file_format.delimiter, flush_chars=flush_chars, keyed=keyed)
+    plan = BatchPlan(source, target_bytes=batch_target_bytes())
     rows, last_key = run.rows, ctx.resume_after
     # closing(): on any error the readers stop (and the job's connection ends its COPY) at once.
     with closing(_batch_source(statement, plan, run=run, readers=copy_reader_count())) as batches:
@@ -156,6 +174,35 @@ def copy_rows_into(
                     plan.observe(chunk)
                     run.advance(rows=rows, last_key=last_key)
     return rows, last_key
+
+
+def copy_member_usable(columns: Sequence[Column], source: CopySource | None, *, delimiter: str) -> bool:
+    """One file of a ZIP or multi-object export can be written by the fast path."""
+    return (
+        source is not None
+        and connection.vendor == "postgresql"
+        and export_settings().copy_fast_path
+        and delimiter in _DELIMITERS
+        and bool(columns)
+        and all(column.sql is not None for column in columns)
+    )
+
+
+def copy_member_into(run: Run, source: CopySource, sink, *, delimiter: str, flush_chars: int) -> int:
+    """One member's rows from COPY (ZIP and multi-object exports: not resumable, so cut only at
+    batch ends), written to `sink`; returns the run's row count after them."""
+    statement = _statement(source, delimiter=delimiter, flush_chars=flush_chars, keyed=False)
+    plan = BatchPlan(source, target_bytes=batch_target_bytes())
+    rows = run.rows
+    with closing(_batch_source(statement, plan, run=run, readers=copy_reader_count())) as batches:
+        for batch in batches:
+            with closing(batch):
+                for chunk in batch:
+                    rows += chunk.rows
+                    sink.write(chunk.data)
+                    plan.observe(chunk)
+                    run.advance(rows=rows)
+    return rows
 
 
 def copy_reader_count() -> int:
