@@ -10,6 +10,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +47,13 @@ def main() -> int:
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "logs").mkdir(parents=True)
     services = Services(WORK, workers=2, worker_settings={})
+
+    def interrupted(signum, frame):
+        # SIGTERM (a CI timeout, `kill`) must still stop the private servers and workers below.
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
     try:
         return _soak(args, services)
     finally:
