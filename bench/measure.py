@@ -15,6 +15,7 @@ from pathlib import Path
 from bench.config import BENCH_DIR, PYTHON, SMALL_ENTRIES, BenchError, log
 from bench.memory import run_child
 from bench.stats import spread, summarize
+from bench.type_limits import entry_rows_sql
 from bench.worker import WorkerRig
 from tests.processes import WaitFailed
 
@@ -51,30 +52,24 @@ def measure(results: dict, name: str, label: str, make_run: Callable[[], dict], 
 
 
 def limit_sql(campaign_id: int) -> str:
-    """The entries export's columns as raw values, in id order: what COPY can do at best."""
-    from campaigns.models import Campaign, Entry, Fan, Market
-
-    campaign = Campaign.objects.get(pk=campaign_id)
-    answers = "".join(
-        ", e.answers ->> '{}'".format(str(p.get("id", "")).replace("'", "''")) for p in campaign.preferences or []
-    )
-    return (
-        "SELECT e.id, c.name, e.created_at, f.tm_id, f.global_user_id, e.ip_address, "
-        "COALESCE(NULLIF(e.email, ''), f.email), COALESCE(NULLIF(f.first_name, ''), e.first_name), "
-        "COALESCE(NULLIF(f.last_name, ''), e.last_name), COALESCE(NULLIF(e.ip_postal_code, ''), f.postal_code), "
-        "COALESCE(NULLIF(e.phone, ''), f.phone), f.member_id, m.name, m.event_ids, e.locale, e.campaign_id, "
-        f"e.phone_confirmed_at IS NOT NULL{answers} "
-        f"FROM {Entry._meta.db_table} e JOIN {Fan._meta.db_table} f ON f.id = e.fan_id "
-        f"JOIN {Market._meta.db_table} m ON m.id = e.market_id "
-        f"JOIN {Campaign._meta.db_table} c ON c.id = e.campaign_id "
-        f"WHERE e.campaign_id = {int(campaign_id)} ORDER BY e.id"
-    )
+    """The entries export's columns as raw values, in id order: what COPY can do at best (the
+    query lives with the other types' limits in bench/type_limits.py)."""
+    return entry_rows_sql(campaign_id)
 
 
-def copy_limit_once(campaign_id: int, *, database_url: str, work: Path, planner: str = "") -> dict:
-    """One `psql \\copy` of the limit query; `planner`: extra PGOPTIONS (session settings)."""
+def index_plan_options() -> str:
+    """PGOPTIONS for the index plan the export's COPY batches use (`BATCH_PLANNER`): an index
+    walk with primary-key lookups, no JIT, no parallel workers."""
+    from exports.engine.copy.rows import BATCH_PLANNER  # needs Django set up
+
+    return " ".join(f"-c {name}={value}" for name, value in BATCH_PLANNER.items())
+
+
+def copy_limit_once(campaign_id: int, *, database_url: str, work: Path, planner: str = "", sql: str = "") -> dict:
+    """One `psql \\copy` of a limit query (default: the entries limit of the campaign);
+    `planner`: extra PGOPTIONS (session settings)."""
     out = work / "copy-limit.tsv"
-    sql = limit_sql(campaign_id)
+    sql = sql or limit_sql(campaign_id)
     env = dict(os.environ)
     if planner:
         env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {planner}".strip()

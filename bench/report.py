@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.results_md import render_markdown
+from bench.results_md import fmt_num, fmt_value, render_markdown
 from bench.stats import size_label
+from bench.type_report import copy_limit_drift, evaluate_types
 
 TARGETS = {
     "fs_vs_copy": ("entries export → filesystem vs COPY (rows/s)", 0.6, "≥"),
@@ -16,11 +17,14 @@ TARGETS = {
     "worker_peak_rss_mb": ("worker peak RSS, process tree, any entries run (MB)", 150.0, "≤"),
     "rss_growth": ("worker peak RSS, largest filesystem run vs 100k", 1.10, "≤"),
     "latency_1k_median_s": ("1k-row export POST → FINISHED, median (s)", 1.0, "≤"),
+    # Each type's own targets are in results["types"] (bench/type_report.py); this counts the failures.
+    "types_failing": ("per-type sweep: export types failing a target (count)", 0, "≤"),
 }
 
 
 def evaluate(results: dict) -> None:
-    """Add ratios_worker_time, rss, ratios and targets to the results."""
+    """Add ratios_worker_time, rss, ratios, the per-type summaries, the COPY limit's drift and
+    the targets to the results."""
     m = results["measurements"]
 
     def median_rate(name: str) -> float | None:
@@ -46,7 +50,10 @@ def evaluate(results: dict) -> None:
         largest = max(filesystem, key=lambda v: v["rows"] or 0)
         growth = largest["tree_peak_mb"] / rss["100k"]["tree_peak_mb"]
     latency = ((results.get("latency_1k") or {}).get("idle") or {}).get("seconds", {}).get("median")
-    measured = {**ratios, "worker_peak_rss_mb": peak, "rss_growth": growth, "latency_1k_median_s": latency}
+    types_failing = evaluate_types(results)
+    results["copy_limit_drift"] = copy_limit_drift(m)
+    measured = {**ratios, "worker_peak_rss_mb": peak, "rss_growth": growth, "latency_1k_median_s": latency,
+                "types_failing": types_failing}  # fmt: skip
     results["ratios"] = {k: v for k, v in ratios.items()}
     results["targets"] = _targets(measured)
 
@@ -100,6 +107,13 @@ def _targets(measured: dict) -> dict:
     return targets
 
 
+def _type_line(entry: dict) -> str:
+    if entry["status"] != "measured":
+        return entry.get("reason") or entry["status"]
+    own, entries = (fmt_num(entry[name]["median"], 2) for name in ("ratio_vs_own_copy", "ratio_vs_entries"))
+    return f"{own} of its own COPY limit, {entries} of entries, peak RSS {fmt_num(entry['peak_rss_mb']['max'])} MB"
+
+
 def write_results(results: dict, output_dir: Path) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -127,8 +141,12 @@ def print_summary(results: dict) -> None:
         print(f"reminderEmail ZIP: worker peak RSS {zip_item['worker_tree_peak_mb']:.0f} MB (tree)")
     print()
     for target in results["targets"].values():
-        value = "–" if target["value"] is None else f"{target['value']:.2f}"
-        print(f"{target['result']:4}  {target['label']}: {value} (goal {target['goal']})")
+        print(f"{target['result']:4}  {target['label']}: {fmt_value(target['value'])} (goal {target['goal']})")
+    for key, entry in (results.get("types") or {}).items():
+        print(f"{entry['result']:5} type {key}: {_type_line(entry)}")
+    drift = results.get("copy_limit_drift") or {}
+    if drift.get("warning"):
+        print(f"\nWARNING: {drift['warning']}")
     if results.get("errors"):
         print(f"\nERRORS in: {', '.join(results['errors'])} (see results.json)")
     print(f"\nruntime {results['runtime_seconds']:.0f} s")

@@ -8,8 +8,9 @@ Measures, against a PostgreSQL dataset of N entries in its own database, each se
      --processes 1 --threads 1`, Redis broker) to filesystem storage;
   4. the same to S3 (a moto server);
   5. the worker's peak RSS at 100k, N (and optionally 5M) rows;
-plus the POST → FINISHED latency of a 1k-row export, 20 concurrent small exports, and the
-peak RSS of a reminderEmail (ZIP) export. Writes bench/results.json and bench/results.md.
+plus the POST → FINISHED latency of a 1k-row export, 20 concurrent small exports, the
+peak RSS of a reminderEmail (ZIP) export, and the per-type sweep: every export type against its
+own COPY limit (bench/type_sweep.py). Writes bench/results.json and bench/results.md.
 
 Every subprocess (redis-server, moto, workers, psql) runs in its own session and is stopped
 (SIGTERM, then SIGKILL) when the run ends, also on errors and Ctrl-C.
@@ -68,6 +69,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-s3", action="store_true", help="skip the S3 (moto) measurement")
     parser.add_argument("--skip-naive", action="store_true", help="skip the naive Django baseline")
     parser.add_argument("--with-5m", action="store_true", help="also measure the worker's RSS at 5M rows (filesystem)")
+    parser.add_argument("--skip-types", action="store_true", help="skip the per-type sweep (every export type)")
+    parser.add_argument(
+        "--types", default=None, metavar="A,B,C",
+        help="the per-type sweep runs only these export types (entries, its reference, always runs)",
+    )  # fmt: skip
     parser.add_argument("--latency-samples", type=int, default=12, help="1k-row exports for the latency (min 10)")
     parser.add_argument("--concurrent", type=int, default=SMALL_CAMPAIGNS, help="concurrent small exports (max 20)")
     parser.add_argument(
@@ -90,6 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.concurrent = max(1, min(args.concurrent, SMALL_CAMPAIGNS))
     if args.output_dir is None:
         args.output_dir = DATA_DIR if args.quick else BENCH_DIR
+    if args.skip_types and args.types:
+        parser.error("--types and --skip-types exclude each other")
+    args.type_keys = []  # main() resolves --types once Django is set up
     return args
 
 
@@ -121,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    from bench.type_sweep import type_keys
+
+    try:
+        args.type_keys = type_keys(args.types)  # the registry needs Django
+    except ValueError as exc:
+        raise SystemExit(f"bench: --types: {exc}") from exc
 
     def interrupted(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")

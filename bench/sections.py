@@ -11,10 +11,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.config import BIG_ENTRIES, MOTO_RESTART_MB, RSS_SMALL_ENTRIES, SMALL_CAMPAIGNS, SMALL_ENTRIES, log
-from bench.measure import concurrent, copy_limit_once, latency, measure, naive_once
+from bench.measure import concurrent, copy_limit_once, index_plan_options, latency, measure, naive_once
 from bench.memory import status_kb
 from bench.setup import ensure_datasets, environment, prepare_database
 from bench.stats import size_label
+from bench.type_sweep import TypeSweep
 from bench.worker import WorkerRig
 from tests.processes import Procs, RedisServer
 
@@ -65,6 +66,7 @@ class Bench:
             "with_5m": args.with_5m,
             "latency_samples": args.latency_samples,
             "concurrent": args.concurrent,
+            "types": None if args.skip_types else args.type_keys,
             "database": urlparse(self.database_url).path.lstrip("/"),
             "worker": "manage.py rundramatiq --processes 1 --threads 1",
         }
@@ -78,9 +80,14 @@ class Bench:
         # ZIP memory, on a fresh worker (a long-lived one keeps memory from the earlier runs)
         self.section("zip_reminder_email", lambda: self._zip(small_ids, main_id, main_rows))
         self.stop_worker()
+        if not args.skip_types:
+            self.section("types", lambda: self._types(small_ids, main_id))
+            self.stop_worker()
         if not args.skip_s3:
             self.section("worker_s3", lambda: self._s3_worker(small_ids, main_id, main_rows))
             self.stop_worker()
+        if "copy_limit" in self.results["measurements"]:
+            self.section("copy_limit_end", lambda: self._copy_limit_end(main_id, size_label(main_rows)))
         return self.results
 
     def _copy_limit(self, main_id: int, label: str) -> None:
@@ -88,11 +95,7 @@ class Bench:
         own plan depends on what else the database holds (with the 5M campaign present it turned
         to a parallel hash join over every fan, 30% slower), so the limit is the faster of that
         plan and the index plan the export's batches use, each measured."""
-        from exports.engine.copy.rows import BATCH_PLANNER  # needs Django set up
-
-        # The session settings of the export's COPY batches: an index walk with primary-key
-        # lookups, no JIT, no parallel workers.
-        index_plan = " ".join(f"-c {name}={value}" for name, value in BATCH_PLANNER.items())
+        index_plan = index_plan_options()
 
         def once(planner: str = "") -> dict:
             return copy_limit_once(main_id, database_url=self.database_url, work=self.work, planner=planner)
@@ -114,6 +117,17 @@ class Bench:
             "label": f"COPY limit (psql \\copy): the faster plan, {plan}, {label}",
             "plan": plan,
         }
+
+    def _copy_limit_end(self, main_id: int, label: str) -> None:
+        """The entries COPY limit again, with the plan chosen at the start: when it moved, something
+        else was using the database or the machine meanwhile (bench/type_report.py compares them)."""
+        plan = self.results["measurements"]["copy_limit"]["plan"]
+        planner = "" if plan == "PostgreSQL's own plan" else index_plan_options()
+        self.measure(
+            "copy_limit_end", f"COPY limit again at the end of the run, {plan}, {label}",
+            lambda: copy_limit_once(main_id, database_url=self.database_url, work=self.work, planner=planner),
+            self.args.repeat,
+        )  # fmt: skip
 
     def _naive(self, main_id: int, label: str) -> None:
         """2. naive Django"""
@@ -167,6 +181,14 @@ class Bench:
             lambda: rig.export_once(main_id, "reminderEmail", expect_rows=main_rows), 1,
         )  # fmt: skip
 
+    def _types(self, small_ids: list[int], main_id: int) -> None:
+        """The per-type sweep (bench/type_sweep.py): every type on the main campaign."""
+        sweep = TypeSweep(
+            rig=self.rig, database_url=self.database_url, work=self.work, campaign_id=main_id,
+            warmup_campaign_id=small_ids[0], repeat=self.args.repeat, keys=self.args.type_keys,
+        )  # fmt: skip
+        sweep.run(self.results)
+
     def _s3_worker(self, small_ids: list[int], main_id: int, main_rows: int) -> None:
         """4. S3 (moto)"""
         rig = self.rig
@@ -176,8 +198,8 @@ class Bench:
         rig.export_once(small_ids[0], expect_rows=SMALL_ENTRIES, rss=False)
         moto_rss = []
 
-        def one_run() -> dict:
-            run = rig.export_once(main_id, expect_rows=main_rows)
+        def one_run(export_type: str = "entries", expect_rows: int = main_rows) -> dict:
+            run = rig.export_once(main_id, export_type, expect_rows=expect_rows)
             assert moto.proc is not None
             rss = status_kb(moto.proc.pid)
             run["moto_rss_mb"] = round(rss.get("VmRSS", 0) / 1024)
@@ -189,4 +211,13 @@ class Bench:
             return run
 
         self.measure("export_s3", f"entries export → S3 (moto), {size_label(main_rows)}", one_run, self.args.repeat)
+        # The sweep's ZIP type on S3 too (its entries row reuses export_s3).
+        reminder = (self.results.get("types") or {}).get("reminderEmail") or {}
+        if reminder.get("status") == "measured":
+            expect_rows = reminder["limit_rows"]
+            self.measure(
+                "export_s3_reminder_email",
+                f"reminderEmail ZIP → S3 (moto), campaign of {size_label(main_rows)} entries",
+                lambda: one_run("reminderEmail", expect_rows), self.args.repeat,
+            )  # fmt: skip
         self.results["moto_rss_mb_after_runs"] = moto_rss
