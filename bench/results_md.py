@@ -44,6 +44,7 @@ def fmt_spread(values: dict, digits: int = 0) -> str:
 def render_markdown(results: dict) -> str:
     lines = _header(results) + _drift_warning(results) + _measurements(results["measurements"]) + _targets(results)
     lines += _memory(results) + _latency(results) + _concurrent(results) + _zip(results["measurements"])
+    lines += _zip_levels(results.get("zip_levels"))
     lines += _types(results) + _closing(results)
     return "\n".join(lines)
 
@@ -165,6 +166,30 @@ def _zip(m: dict) -> list[str]:
         f"**{fmt_num(zip_item['worker_tree_peak_mb'])} MB** (tree), "
         f"{fmt_num(zip_item['worker_process_peak_mb'])} MB (export process), fresh worker.",
     ]
+
+
+def _zip_levels(levels: dict | None) -> list[str]:
+    """What each deflate level costs on the sweep's reminderEmail ZIP (bench/zip_levels.py)."""
+    if not levels:
+        return []
+    lines = [
+        "",
+        "## ZIP levels (deflate cost, reminderEmail members)",
+        "",
+        f"{levels['members']} members, {levels['raw_bytes'] / 1e6:.1f} MB of CSV, compressed in 1 MiB writes "
+        "on one core (`EXPORTS_ZIP_LEVEL`, default 1):",
+        "",
+        "| level | CPU s | MB/s in | MB out | size vs level 6 |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    six = levels["levels"].get("6", {}).get("bytes_out") or 0
+    for level, item in levels["levels"].items():
+        versus = f"{item['bytes_out'] / six:.2f}×" if six else "–"
+        lines.append(
+            f"| {level} | {item['cpu_seconds']:.3f} | {fmt_num(item['mb_per_s_in'])} | "
+            f"{item['bytes_out'] / 1e6:.2f} | {versus} |"
+        )
+    return lines
 
 
 def _drift_warning(results: dict) -> list[str]:

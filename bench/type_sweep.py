@@ -18,6 +18,10 @@ from bench.measure import copy_limit_once, index_plan_options
 from bench.stats import size_label
 from bench.type_limits import TypeSkipped, type_limit_sql, type_request
 from bench.worker import WorkerRig
+from bench.zip_levels import deflate_levels
+
+# The type whose first ZIP gives the deflate cost of every level (results["zip_levels"]).
+ZIP_LEVELS_TYPE = "reminderEmail"
 
 # The reference of every ratio_vs_entries: measured whatever --types asks for.
 REFERENCE = "entries"
@@ -57,6 +61,7 @@ class TypeSweep:
         self.repeat = repeat
         self.keys = keys
         self.index_plan = index_plan_options()
+        self.zip_levels: dict | None = None
 
     def run(self, results: dict) -> None:
         """Fill results["types"] (and results["errors"] for a type whose runs failed)."""
@@ -96,6 +101,8 @@ class TypeSweep:
                 results["errors"][f"types.{swept_type.key}"] = failed[0]
             if len(failed) == sum(len(run) for run in swept_type.rounds):
                 entries[swept_type.key]["status"] = "failed"
+        if self.zip_levels is not None:
+            results["zip_levels"] = self.zip_levels
 
     def _prepare(self, key: str) -> SweptType:
         """The request and the limit query, and one untimed COPY (the dataset may be cold; it
@@ -135,7 +142,18 @@ class TypeSweep:
         # The worker's first job pays for its connections: a 1k-row entries export, not measured.
         rig.export_once(self.warmup_campaign_id, expect_rows=SMALL_ENTRIES, rss=False)
         body = {name: value for name, value in swept_type.body.items() if name != "exportType"}
-        return rig.export_once(self.campaign_id, swept_type.key, expect_rows=swept_type.rows, body=body)
+        inspect = None
+        if swept_type.key == ZIP_LEVELS_TYPE and self.zip_levels is None:
+            inspect = self._measure_zip_levels
+        return rig.export_once(
+            self.campaign_id, swept_type.key, expect_rows=swept_type.rows, body=body, inspect=inspect
+        )
+
+    def _measure_zip_levels(self, paths) -> None:
+        self.zip_levels = {"type": ZIP_LEVELS_TYPE, **deflate_levels(paths[0])}
+        levels = self.zip_levels["levels"].items()
+        summary = ", ".join(f"{level}: {item['mb_per_s_in']} MB/s, ratio {item['ratio']}" for level, item in levels)
+        log(f"deflate levels on the {ZIP_LEVELS_TYPE} ZIP: {summary}")
 
 
 def _round_line(key: str, number: int, run: dict) -> str:

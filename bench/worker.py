@@ -5,6 +5,7 @@ sampled, and one export requested as `POST /campaigns/{id}/exports` does and wai
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.config import S3_BUCKET, TERMINAL, BenchError
@@ -97,7 +98,8 @@ class WorkerRig:
         return done
 
     def export_once(self, campaign_id: int, export_type: str = "entries", *, expect_rows: int, poll: float = 0.02,
-                    body: dict | None = None, rss: bool = True) -> dict:  # fmt: skip
+                    body: dict | None = None, rss: bool = True,
+                    inspect: Callable[[list[Path]], None] | None = None) -> dict:  # fmt: skip
         if rss and self.sampler is not None:
             self.sampler.window_start()
         timeout = 120 + expect_rows / 5000
@@ -114,6 +116,8 @@ class WorkerRig:
         }
         if rss and self.sampler is not None:
             result["rss"] = self.sampler.window_end()
+        if inspect is not None and self.storage_mode != "s3":
+            inspect([self.files_dir / row["storage_alias"] / key for key in row["storage_keys"] or []])
         self.delete_output(row)
         return result
 

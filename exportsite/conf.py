@@ -29,6 +29,7 @@ class ExportSettings:
     storages: dict[str, dict[str, Any]] = _setting("STORAGES")
     copy_readers: int = _setting("EXPORTS_COPY_READERS")
     page_size: int = _setting("EXPORTS_PAGE_SIZE")
+    zip_level: int = _setting("EXPORTS_ZIP_LEVEL")
     download_url_ttl_seconds: int = _setting("EXPORTS_DOWNLOAD_URL_TTL_SECONDS")
     default_time_limit_seconds: int = _setting("EXPORTS_DEFAULT_TIME_LIMIT_SECONDS")
     progress_interval_seconds: int = _setting("EXPORTS_PROGRESS_INTERVAL_SECONDS")

@@ -180,10 +180,14 @@ def write_zip(ctx: ExportContext, run: Run) -> RunResult:
     with _uploading(upload, run) as uploader:
         # Members carry the job's start time, not the wall clock, so the same data gives the same bytes.
         stamp = ctx.started_at.astimezone(UTC).timetuple()[:6]
-        with zipfile.ZipFile(uploader, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        level = export_settings().zip_level
+        with zipfile.ZipFile(uploader, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as archive:
             for output in export_type.files(ctx):
                 info = zipfile.ZipInfo(output.name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED
+                # The archive's level applies only to members opened by name; a ZipInfo carries
+                # its own (`_compresslevel` on 3.11 and 3.12, an alias of `compress_level` since 3.13).
+                info._compresslevel = level
                 with archive.open(info, mode="w", force_zip64=True) as member:
                     _write_member(member, output, run, delimiter=export_type.file_format.delimiter)
         parts = uploader.close()
