@@ -43,7 +43,6 @@ from campaigns.selectors.reminders import (
     selected_boundary,
     selected_counts_by_market,
     selected_first_without_code,
-    selected_locales,
     selected_reminder_pages,
     selected_rows_queryset,
 )
@@ -109,7 +108,6 @@ __all__ = [
     "REMINDER_ENTRY",
     "codes_for_market",
     "selected_boundary",
-    "selected_locales",
     "selected_rows_queryset",
     "selected_reminder_pages",
 ]

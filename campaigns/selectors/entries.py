@@ -135,10 +135,12 @@ def additional_market_rows_queryset(
     return queryset.filter(market_id__in=market_ids) if market_ids else queryset
 
 
-def entry_batch_boundary(
-    *, campaign_id: int, after_id: int, upper_id: int, condition: Q | None, rows: int
-) -> int | None:
-    """The id of the `rows`-th matching entry after `after_id` (or `upper_id` when fewer are
-    left); None when none is left. An index-only walk of (campaign, id)."""
-    queryset = _entries(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+def entry_batch_boundary(*, campaign_id: int, after_id: int, upper_id: int, rows: int) -> int | None:
+    """The id of the campaign's `rows`-th entry after `after_id` (or `upper_id` when fewer are
+    left); None when none is left. An index-only walk of (campaign, id).
+
+    It counts entries, not the ones a type's condition keeps: counting those would read every
+    entry (and, for some conditions, its fan) twice, once here and once in the batch. A batch of
+    a filtered type so holds at most `rows` rows."""
+    queryset = _entries(campaign_id=campaign_id, upper_id=upper_id, condition=None)
     return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)

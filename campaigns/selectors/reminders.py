@@ -45,16 +45,22 @@ def _selected(*, campaign_id: int, upper_id: int):
     return ScoringRecord.objects.filter(campaign_id=campaign_id, selected=True, id__lte=upper_id)
 
 
-def selected_counts_by_market(*, campaign_id: int, upper_id: int) -> dict[int, int]:
-    """market id → number of selected scoring records (markets without any are absent)."""
+def selected_counts_by_market(*, campaign_id: int, upper_id: int) -> tuple[dict[int, int], list[str]]:
+    """market id → number of selected scoring records (markets without any are absent), and the
+    distinct locales of those records (a handful: each is mapped once in Python), from one scan."""
     rows = (
         _selected(campaign_id=campaign_id, upper_id=upper_id)
         .order_by()
-        .values("market_id")
+        .values("market_id", "locale")
         .annotate(n=Count("id"))
-        .values_list("market_id", "n")
+        .values_list("market_id", "locale", "n")
     )
-    return dict(rows)
+    counts: dict[int, int] = {}
+    locales = set()
+    for market_id, locale, n in rows:
+        counts[market_id] = counts.get(market_id, 0) + n
+        locales.add(locale)
+    return counts, sorted(locales)
 
 
 def _code_for_market():
@@ -172,9 +178,3 @@ def selected_rows_queryset(*, campaign_id: int, market_ids: Sequence[int], after
     entry = FilteredRelation("fan__entries", condition=Q(fan__entries__campaign_id=campaign_id))
     rows = _selected(campaign_id=campaign_id, upper_id=upper_id).filter(market_id__in=market_ids, id__gt=after_id)
     return rows.annotate(**{REMINDER_ENTRY: entry})
-
-
-def selected_locales(*, campaign_id: int, upper_id: int) -> list[str]:
-    """The distinct locales of the selected records (a handful: each is mapped once in Python)."""
-    rows = _selected(campaign_id=campaign_id, upper_id=upper_id).order_by().values_list("locale", flat=True)
-    return sorted(set(rows.distinct()))

@@ -89,11 +89,10 @@ def scoring_pages(
 FAN_ENTRY = "fan_entry"
 
 
-def scoring_batch_boundary(
-    *, campaign_id: int, after_id: int, upper_id: int, condition: Q | None, rows: int
-) -> int | None:
-    """The id closing the next COPY batch of about `rows` records; None when none is left."""
-    queryset = _scoring_records(campaign_id=campaign_id, upper_id=upper_id, condition=condition)
+def scoring_batch_boundary(*, campaign_id: int, after_id: int, upper_id: int, rows: int) -> int | None:
+    """The id closing the next COPY batch of `rows` records, matching a type's condition or not
+    (an index-only walk, as entry_batch_boundary); None when none is left."""
+    queryset = _scoring_records(campaign_id=campaign_id, upper_id=upper_id, condition=None)
     return batch_boundary(queryset, after_id=after_id, upper_id=upper_id, rows=rows)
 
 

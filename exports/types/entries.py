@@ -212,11 +212,7 @@ class EntriesExport(ExportType):
     def copy_boundary(self, ctx: ExportContext, *, after_id: int, rows: int) -> int | None:
         """The id closing the next fast-path batch of about `rows` entries; None when done."""
         return selectors.entry_batch_boundary(
-            campaign_id=ctx.campaign.pk,
-            after_id=after_id,
-            upper_id=ctx.snapshot["max_entry_id"],
-            condition=self.condition(ctx),
-            rows=rows,
+            campaign_id=ctx.campaign.pk, after_id=after_id, upper_id=ctx.snapshot["max_entry_id"], rows=rows
         )
 
     def copy_queryset(

@@ -105,11 +105,7 @@ class FanlistExport(ExportType):
 
     def copy_boundary(self, ctx: ExportContext, *, after_id: int, rows: int) -> int | None:
         return selectors.entry_batch_boundary(
-            campaign_id=ctx.campaign.pk,
-            after_id=after_id,
-            upper_id=ctx.snapshot["max_entry_id"],
-            condition=None,
-            rows=rows,
+            campaign_id=ctx.campaign.pk, after_id=after_id, upper_id=ctx.snapshot["max_entry_id"], rows=rows
         )
 
     def copy_queryset(

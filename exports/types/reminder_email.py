@@ -103,9 +103,7 @@ class ReminderEmailExport(ExportType):
                     f"{MAX_FILES_PER_EXPORT}. Request it again with a larger maxRowsPerFile.",
                     f"{files} files > {MAX_FILES_PER_EXPORT}",
                 )
-        ctx.cache["locales"] = selectors.selected_locales(
-            campaign_id=ctx.campaign.pk, upper_id=ctx.snapshot["max_scoring_id"]
-        )
+        ctx.cache["locales"] = plan.locales
         if self.check_codes_first:
             missing = selectors.selected_first_without_code(
                 campaign_id=ctx.campaign.pk, upper_id=ctx.snapshot["max_scoring_id"]
@@ -179,14 +177,17 @@ class ReminderEmailExport(ExportType):
         records = self.region_records(ctx, region, after_id=after_id, upper_id=upper_id)
         return OutputFile(name, columns, records, copy=copy)
 
-    def region_end(self, ctx: ExportContext, region: RegionPlan, *, after_id: int, rows: int) -> int | None:
-        """The id of the region's `rows`-th record after `after_id` (the snapshot's upper bound
-        when fewer are left); None when none is left. An index walk of the selected records."""
+    def region_end(
+        self, ctx: ExportContext, region: RegionPlan, *, after_id: int, rows: int, upper_id: int | None = None
+    ) -> int | None:
+        """The id of the region's `rows`-th record after `after_id` (`upper_id`, by default the
+        snapshot's upper bound, when fewer are left); None when none is left. An index walk of
+        the selected records, which stops at `upper_id`."""
         return selectors.selected_boundary(
             campaign_id=ctx.campaign.pk,
             market_ids=region.market_ids,
             after_id=after_id,
-            upper_id=ctx.snapshot["max_scoring_id"],
+            upper_id=ctx.snapshot["max_scoring_id"] if upper_id is None else upper_id,
             rows=rows,
         )
 
@@ -206,10 +207,10 @@ class ReminderEmailExport(ExportType):
             )
             after_id, part = 0, 1
             while last is not None and after_id < last:
-                end = self.region_end(ctx, region, after_id=after_id, rows=max_rows)
+                # Bounded by `last`: a sample's walk ends after its own rows.
+                end = self.region_end(ctx, region, after_id=after_id, rows=max_rows, upper_id=last)
                 if end is None:
                     break
-                end = min(end, last)
                 name = f"{code}/{self.member_stem}_{ctx.campaign.pk}_{code}_{part:03d}.csv"
                 yield self.region_file(ctx, region, name, columns, after_id=after_id, upper_id=end)
                 after_id, part = end, part + 1

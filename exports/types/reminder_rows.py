@@ -86,6 +86,7 @@ class ReminderPlan:
     artist_name: str
     markets: dict[int, ReminderMarket]
     regions: tuple[RegionPlan, ...]
+    locales: list[str]  # of the selected records
 
 
 def reminder_columns(
@@ -192,7 +193,7 @@ def missing_code_failure(record_id: int, market_id: int) -> ExportFailure:
 
 def reminder_plan(campaign: Campaign, *, upper_id: int) -> ReminderPlan:
     """The markets with selected fans, grouped by SFMC region (alphabetical), with row counts."""
-    counts = selectors.selected_counts_by_market(campaign_id=campaign.pk, upper_id=upper_id)
+    counts, locales = selectors.selected_counts_by_market(campaign_id=campaign.pk, upper_id=upper_id)
     markets = selectors.markets_by_id(market_ids=list(counts))
     cells = {pk: reminder_market(markets[pk], is_lnaa=campaign.is_lnaa) for pk in sorted(counts)}
     grouped: dict[str, list[int]] = {}
@@ -209,7 +210,7 @@ def reminder_plan(campaign: Campaign, *, upper_id: int) -> ReminderPlan:
     artist = sfmc.sfmc_artist_name(
         artist_name=campaign.artist_name, is_fan_club=campaign.is_fan_club, fan_club_name=campaign.fan_club_name
     )
-    return ReminderPlan(artist_name=artist, markets=cells, regions=regions)
+    return ReminderPlan(artist_name=artist, markets=cells, regions=regions, locales=locales)
 
 
 def split_files(records: Iterable[Any], *, columns: Sequence[Column], max_rows: int, name_for) -> Iterator[OutputFile]:

@@ -143,15 +143,9 @@ class ScoringRecordsExport(ExportType):
                 yield ScoredFanRecord(row, entries.get(row.fan_id), markets.get(row.market_id))
 
     def copy_boundary(self, ctx: ExportContext, *, after_id: int, rows: int) -> int | None:
-        # Batches of `rows` records, not of matching ones: an index-only walk, where counting
-        # matches would run the (NOT) EXISTS of every record twice, once here and once in the
-        # batch. A batch gives at most `rows` rows.
+        # Counting only matches would run the (NOT) EXISTS of every record twice.
         return selectors.scoring_batch_boundary(
-            campaign_id=ctx.campaign.pk,
-            after_id=after_id,
-            upper_id=ctx.snapshot["max_scoring_id"],
-            condition=None,
-            rows=rows,
+            campaign_id=ctx.campaign.pk, after_id=after_id, upper_id=ctx.snapshot["max_scoring_id"], rows=rows
         )
 
     def copy_queryset(

@@ -26,6 +26,7 @@ a query Django compiles, and the session planner settings.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 
@@ -99,22 +100,37 @@ def copy_statement(query: CopyQuery, *, delimiter: str) -> tuple[str, tuple]:
 # The first batch is small so a small export is done at once; later ones are sized from the
 # bytes per row seen so far to `batch_target_bytes()` (half a part).
 _FIRST_BATCH_ROWS, _MIN_BATCH_ROWS, _MAX_BATCH_ROWS = 200, 100, 100_000
+# A boundary counts the records of the campaign, kept by the type's filter or not, so a batch of
+# a filtered type is asked for more records than the rows it should give: as many as the rows
+# per record seen in finished batches say, up to this many (a batch walks at most this much).
+_MAX_BATCH_RECORDS = 1_000_000
 # Rows read on the job's own connection before reader threads start (a small export never
 # pays for their connections).
 _SOLO_ROWS = 10_000
 
 
 class BatchPlan:
-    """Keyset batch bounds, each about `target_bytes` of output once the row size is known."""
+    """Keyset batch bounds, each about `target_bytes` of output once the row size (and, for a
+    filtered type, the share of records it keeps) is known."""
 
     def __init__(self, source: CopySource, *, target_bytes: int):
         self._boundary, self._target = source.boundary, target_bytes
         self._after_id = source.after_id
         self._rows, self._bytes = 0, 0
+        # Records asked for by the batches in flight (oldest first), and for the finished ones.
+        self._asked: deque[int] = deque()
+        self._batch_rows, self._done_asked, self._done_rows = 0, 0, 0
 
     def observe(self, chunk: Chunk) -> None:
         self._rows += chunk.rows
         self._bytes += len(chunk.data)
+        self._batch_rows += chunk.rows
+
+    def batch_done(self) -> None:
+        """The oldest batch in flight has given all its rows."""
+        self._done_asked += self._asked.popleft()
+        self._done_rows += self._batch_rows
+        self._batch_rows = 0
 
     @property
     def rows_seen(self) -> int:
@@ -124,11 +140,28 @@ class BatchPlan:
         rows = _FIRST_BATCH_ROWS
         if self._rows:
             rows = max(_MIN_BATCH_ROWS, min(_MAX_BATCH_ROWS, int(self._target * self._rows / self._bytes)))
-        boundary = self._boundary(self._after_id, rows)
+        records = rows
+        if self._done_asked:
+            records = min(_MAX_BATCH_RECORDS, max(rows, rows * self._done_asked // max(1, self._done_rows)))
+        boundary = self._boundary(self._after_id, records)
         if boundary is None:
             return None
         bounds, self._after_id = (self._after_id, boundary), boundary
+        self._asked.append(records)
         return bounds
+
+
+def _observed(batch: Iterator[Chunk], plan: BatchPlan) -> Iterator[Chunk]:
+    """A batch's chunks, each counted by the plan, and its end reported to it."""
+    try:
+        for chunk in batch:
+            plan.observe(chunk)
+            yield chunk
+        plan.batch_done()
+    finally:
+        close = getattr(batch, "close", None)
+        if close is not None:
+            close()
 
 
 def type_copy_source(ctx, export_type: ExportType, columns: Sequence[Column]) -> CopySource:
@@ -171,7 +204,6 @@ def copy_rows_into(
                     last_key = chunk.last_key
                     uploader.boundary((rows, last_key))
                     sink.write(chunk.data)
-                    plan.observe(chunk)
                     run.advance(rows=rows, last_key=last_key)
     return rows, last_key
 
@@ -200,7 +232,6 @@ def copy_member_into(run: Run, source: CopySource, sink, *, delimiter: str, flus
                 for chunk in batch:
                     rows += chunk.rows
                     sink.write(chunk.data)
-                    plan.observe(chunk)
                     run.advance(rows=rows)
     return rows
 
@@ -224,7 +255,7 @@ def _batch_source(statement: BatchStatement, plan: BatchPlan, *, run: Run, reade
     the reader pool takes over the rest."""
     with batch_planner():
         while (bounds := plan.next_bounds()) is not None:
-            yield _deferred_batch(statement, bounds, run)
+            yield _observed(_deferred_batch(statement, bounds, run), plan)
             if readers > 1 and plan.rows_seen >= _SOLO_ROWS:
                 break
         else:
@@ -233,7 +264,8 @@ def _batch_source(statement: BatchStatement, plan: BatchPlan, *, run: Run, reade
     # mid-batch while the batch before it is written.
     queue_chunks = max(2, batch_target_bytes() // max(1, statement.chunk_bytes) + 2)
     with ReaderPool(statement, readers, queue_chunks=queue_chunks) as pool:
-        yield from pool.batches(plan)
+        for batch in pool.batches(plan):
+            yield _observed(batch, plan)
 
 
 def _deferred_batch(statement: BatchStatement, bounds: tuple[int, int], run: Run) -> Iterator[Chunk]:
