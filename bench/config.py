@@ -17,6 +17,9 @@ PYTHON = sys.executable
 MAX_ENTRIES = 5_000_000
 RSS_SMALL_ENTRIES = 100_000
 BIG_ENTRIES = 5_000_000
+# With --with-5m, flat memory is also measured for one type of each family besides entries
+# (codes, scoring records, fanlist) and for the ZIP (bench/sections.py, memory_by_size).
+FLAT_MEMORY_TYPES = ("codes", "verifiedEntries", "fanlist", "reminderEmail")
 SMALL_CAMPAIGNS = 20
 SMALL_ENTRIES = 1000
 # demo_dataset_create puts 70% in the first campaign and shares the rest evenly: with 21

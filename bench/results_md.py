@@ -116,6 +116,17 @@ def _memory(results: dict) -> list[str]:
              "| rows | tree peak (MB) | export process peak (MB) |", "|---|---:|---:|"]  # fmt: skip
     for label, value in results["rss"].items():
         lines.append(f"| {label} | {fmt_num(value['tree_peak_mb'])} | {fmt_num(value['process_peak_mb'])} |")
+    by_size = results.get("memory_by_size") or {}
+    if by_size:
+        lines += ["", "Other families and the ZIP, each export on a fresh worker (`--with-5m`):", "",
+                  "| type | rows at 100k | tree peak (MB) | rows at 5M | tree peak (MB) | 5M / 100k |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for key, entry in by_size.items():
+            small, big = entry["100k"], entry["5M"]
+            lines.append(
+                f"| {key} | {small['rows']:,} | {fmt_num(small['tree_peak_mb'])} | {big['rows']:,} | "
+                f"{fmt_num(big['tree_peak_mb'])} | {entry['growth']:.2f} |"
+            )
     return lines
 
 

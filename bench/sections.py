@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bench.config import BIG_ENTRIES, MOTO_RESTART_MB, RSS_SMALL_ENTRIES, SMALL_CAMPAIGNS, SMALL_ENTRIES, log
+from bench.config import (
+    BIG_ENTRIES,
+    FLAT_MEMORY_TYPES,
+    MOTO_RESTART_MB,
+    RSS_SMALL_ENTRIES,
+    SMALL_CAMPAIGNS,
+    SMALL_ENTRIES,
+    log,
+)
 from bench.measure import concurrent, copy_limit_once, index_plan_options, latency, measure, naive_once
 from bench.memory import status_kb
 from bench.setup import ensure_datasets, environment, prepare_database
@@ -82,6 +90,9 @@ class Bench:
         self.stop_worker()
         if not args.skip_types:
             self.section("types", lambda: self._types(small_ids, main_id))
+            self.stop_worker()
+        if args.with_5m:
+            self.section("memory_by_size", lambda: self._memory_by_size(datasets, small_ids))
             self.stop_worker()
         if not args.skip_s3:
             self.section("worker_s3", lambda: self._s3_worker(small_ids, main_id, main_rows))
@@ -188,6 +199,28 @@ class Bench:
             warmup_campaign_id=small_ids[0], repeat=self.args.repeat, keys=self.args.type_keys,
         )  # fmt: skip
         sweep.run(self.results)
+
+    def _memory_by_size(self, datasets: dict, small_ids: list[int]) -> None:
+        """Flat memory beyond entries: one type of each other family at 100k and at 5M entries,
+        each export on a fresh worker (after a warm-up), so each peak is that export's alone."""
+        from bench.type_limits import type_request
+
+        rig, by_size = self.rig, self.results.setdefault("memory_by_size", {})
+        campaigns = {"100k": (datasets["100k"]["campaign_ids"][0], RSS_SMALL_ENTRIES)}
+        campaigns["5M"] = (datasets["5M"]["campaign_ids"][0], BIG_ENTRIES)
+        for key in FLAT_MEMORY_TYPES:
+            entry: dict = {}
+            for label, (campaign_id, entries) in campaigns.items():
+                body = {k: v for k, v in type_request(key, campaign_id).items() if k != "exportType"}
+                rig.start_worker(s3=False)
+                rig.export_once(small_ids[0], expect_rows=SMALL_ENTRIES, rss=False)  # warm-up
+                run = rig.export_once(campaign_id, key, expect_rows=entries, body=body)
+                self.stop_worker()
+                entry[label] = {"rows": run["rows"], "tree_peak_mb": run["rss"]["tree_peak_mb"],
+                                "process_peak_mb": run["rss"]["process_peak_mb"]}  # fmt: skip
+                log(f"  {key} at {label}: {run['rows']:,} rows, worker RSS tree {run['rss']['tree_peak_mb']:.0f} MB")
+            entry["growth"] = round(entry["5M"]["tree_peak_mb"] / entry["100k"]["tree_peak_mb"], 3)
+            by_size[key] = entry
 
     def _s3_worker(self, small_ids: list[int], main_id: int, main_rows: int) -> None:
         """4. S3 (moto)"""
