@@ -187,7 +187,7 @@ def write_zip(ctx: ExportContext, run: Run) -> RunResult:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 # The archive's level applies only to members opened by name; a ZipInfo carries
                 # its own (`_compresslevel` on 3.11 and 3.12, an alias of `compress_level` since 3.13).
-                info._compresslevel = level
+                info._compresslevel = level  # type: ignore[attr-defined]
                 with archive.open(info, mode="w", force_zip64=True) as member:
                     _write_member(member, output, run, delimiter=export_type.file_format.delimiter)
         parts = uploader.close()

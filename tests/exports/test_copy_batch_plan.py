@@ -3,14 +3,14 @@ record of the campaign, so a filtered type's batches are scaled by the rows per 
 
 from exports.engine.copy import _MAX_BATCH_RECORDS, BatchPlan
 from exports.engine.copy.rows import Chunk
-from exports.types.base import CopySource
+from exports.types.base import CopyQuery, CopySource
 
 
 class _Keys:
     """A boundary over keys 1..N: records the sizes it was asked for."""
 
     def __init__(self, last: int):
-        self.last, self.asked = last, []
+        self.last, self.asked = last, list[int]()
 
     def __call__(self, after_id: int, rows: int) -> int | None:
         self.asked.append(rows)
@@ -19,7 +19,11 @@ class _Keys:
 
 def _plan(last: int = 10_000_000, target: int = 1_000_000) -> tuple[BatchPlan, _Keys]:
     keys = _Keys(last)
-    return BatchPlan(CopySource(cells=lambda a, u: None, boundary=keys), target_bytes=target), keys
+
+    def no_cells(after_id: int, upper_id: int) -> CopyQuery:
+        raise AssertionError("a plan never reads cells")
+
+    return BatchPlan(CopySource(cells=no_cells, boundary=keys), target_bytes=target), keys
 
 
 def _finish(plan: BatchPlan, rows: int, bytes_per_row: int = 100) -> None:
