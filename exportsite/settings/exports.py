@@ -15,7 +15,7 @@ EXPORTS_COPY_FAST_PATH = env_bool("EXPORTS_COPY_FAST_PATH", True)
 # database each). Every running export then holds 1 + this many connections.
 EXPORTS_COPY_READERS = env_int("EXPORTS_COPY_READERS", 2, minimum=1, maximum=8)
 EXPORTS_PAGE_SIZE = env_int("EXPORTS_PAGE_SIZE", 5000, minimum=10, maximum=100_000)
-# Deflate level of ZIP exports. 1 by measurement (bench/README.md, "ZIP levels"): about 2.5x the
+# Deflate level of ZIP exports. 1 by measurement (bench/README.md, "ZIP levels"): about 2.4x the
 # speed of level 6 for a file about a quarter bigger; 0 stores the deflate stream uncompressed.
 EXPORTS_ZIP_LEVEL = env_int("EXPORTS_ZIP_LEVEL", 1, minimum=0, maximum=9)
 EXPORTS_DOWNLOAD_URL_TTL_SECONDS = env_int("EXPORTS_DOWNLOAD_URL_TTL_SECONDS", 900, minimum=10)
