@@ -267,8 +267,9 @@ def _types(results: dict) -> list[str]:
         "same joins, raw values; the faster of PostgreSQL's own plan and the export's batch plan): rates on the "
         "job's own time (`finished_at − triggered_at`), ratios taken round by round, medians (min–max). Goals: "
         "≥ 0.6 of its own COPY limit (ZIP and multi-object types ≥ 0.4); ≥ 0.5 of the entries export, unless "
-        "the type's own COPY limit is under half of entries' (then its own limit governs); peak RSS of the "
-        "worker's process tree ≤ 150 MB (the largest of the rounds). MB/s of a ZIP are of the compressed file.",
+        "the type's own COPY limit is under half of the entries export's rows/s (then its own limit governs); "
+        "peak RSS of the worker's process tree ≤ 150 MB (the largest of the rounds). MB/s of a ZIP are of the "
+        "compressed file.",
     ]
     lines += [f"- {note}" for note in notes]
     lines += _types_s3(types) + _drift(results)

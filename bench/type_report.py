@@ -17,8 +17,10 @@ from bench.stats import spread
 # a multi-object export uploads one object per region); against the entries export; memory.
 GOAL_VS_OWN_COPY = {"single": 0.6, "zip": 0.4, "multi": 0.4}
 GOAL_VS_ENTRIES = 0.5
-# A type whose own COPY limit is under this share of entries' cannot reach GOAL_VS_ENTRIES
-# whatever it does: then its own limit governs.
+# A type whose own COPY limit is under this share of the entries export's rows/s cannot reach
+# GOAL_VS_ENTRIES whatever it does: then its own limit governs. (Against the entries export, the
+# quantity GOAL_VS_ENTRIES is about, not the entries COPY limit: the export's two readers beat
+# one psql COPY, so a type could be held to more than its own limit.)
 OWN_LIMIT_GOVERNS_BELOW = 0.5
 GOAL_PEAK_RSS_MB = 150.0
 # The entries COPY limit at the end of the run against the start: beyond this, the database
@@ -140,12 +142,13 @@ def _targets(entry: dict, reference: dict) -> dict:
     own_goal = GOAL_VS_OWN_COPY[entry["output"]]
     own = entry["ratio_vs_own_copy"]["median"]
     targets = {"vs_own_copy": _verdict(own, own_goal, at_least=True)}
-    copy, reference_copy = entry["copy_rows_per_s"]["median"], (reference.get("copy_rows_per_s") or {}).get("median")
+    copy, entries_rate = entry["copy_rows_per_s"]["median"], (reference.get("rows_per_s") or {}).get("median")
     vs_entries = _verdict(entry["ratio_vs_entries"]["median"], GOAL_VS_ENTRIES, at_least=True)
-    if copy and reference_copy and copy < OWN_LIMIT_GOVERNS_BELOW * reference_copy:
+    if copy and entries_rate and copy < OWN_LIMIT_GOVERNS_BELOW * entries_rate:
         vs_entries.update(
             result="N/A",
-            note=f"own COPY limit is {copy / reference_copy:.2f} of entries': the ratio to its own limit governs",
+            note=f"own COPY limit is {copy / entries_rate:.2f} of the entries export's rows/s: "
+            "the ratio to its own limit governs",
         )
     targets["vs_entries"] = vs_entries
     targets["peak_rss_mb"] = _verdict(entry["peak_rss_mb"]["max"], GOAL_PEAK_RSS_MB, at_least=False)
