@@ -41,8 +41,8 @@ from campaigns.selectors.reminders import (
     codes_for_market,
     markets_by_id,
     selected_boundary,
-    selected_counts_by_market,
     selected_first_without_code,
+    selected_market_counts_and_locales,
     selected_reminder_pages,
     selected_rows_queryset,
 )
@@ -103,7 +103,7 @@ __all__ = [
     "promoter_opt_in_pages",
     "ReminderRow",
     "markets_by_id",
-    "selected_counts_by_market",
+    "selected_market_counts_and_locales",
     "selected_first_without_code",
     "REMINDER_ENTRY",
     "codes_for_market",

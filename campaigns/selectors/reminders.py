@@ -45,7 +45,7 @@ def _selected(*, campaign_id: int, upper_id: int):
     return ScoringRecord.objects.filter(campaign_id=campaign_id, selected=True, id__lte=upper_id)
 
 
-def selected_counts_by_market(*, campaign_id: int, upper_id: int) -> tuple[dict[int, int], list[str]]:
+def selected_market_counts_and_locales(*, campaign_id: int, upper_id: int) -> tuple[dict[int, int], list[str]]:
     """market id → number of selected scoring records (markets without any are absent), and the
     distinct locales of those records (a handful: each is mapped once in Python), from one scan."""
     rows = (

@@ -193,7 +193,7 @@ def missing_code_failure(record_id: int, market_id: int) -> ExportFailure:
 
 def reminder_plan(campaign: Campaign, *, upper_id: int) -> ReminderPlan:
     """The markets with selected fans, grouped by SFMC region (alphabetical), with row counts."""
-    counts, locales = selectors.selected_counts_by_market(campaign_id=campaign.pk, upper_id=upper_id)
+    counts, locales = selectors.selected_market_counts_and_locales(campaign_id=campaign.pk, upper_id=upper_id)
     markets = selectors.markets_by_id(market_ids=list(counts))
     cells = {pk: reminder_market(markets[pk], is_lnaa=campaign.is_lnaa) for pk in sorted(counts)}
     grouped: dict[str, list[int]] = {}

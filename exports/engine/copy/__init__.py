@@ -159,7 +159,7 @@ def _observed(batch: Iterator[Chunk], plan: BatchPlan) -> Iterator[Chunk]:
             yield chunk
         plan.batch_done()
     finally:
-        close = getattr(batch, "close", None)
+        close = getattr(batch, "close", None)  # closed at once when the caller stops early: it may hold a COPY
         if close is not None:
             close()
 
