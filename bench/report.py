@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.results_md import fmt_num, fmt_value, render_markdown
+from bench.fmt import fmt_num, fmt_value
+from bench.results_md import render_markdown
 from bench.stats import size_label
 from bench.type_report import copy_limit_drift, evaluate_types
 

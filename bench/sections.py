@@ -203,7 +203,7 @@ class Bench:
     def _memory_by_size(self, datasets: dict, small_ids: list[int]) -> None:
         """Flat memory beyond entries: one type of each other family at 100k and at 5M entries,
         each export on a fresh worker (after a warm-up), so each peak is that export's alone."""
-        from bench.type_limits import type_request
+        from bench.type_requests import type_request
 
         rig, by_size = self.rig, self.results.setdefault("memory_by_size", {})
         campaigns = {"100k": (datasets["100k"]["campaign_ids"][0], RSS_SMALL_ENTRIES)}

@@ -6,9 +6,9 @@ they choose which raw value a cell holds.
 
 Raw SQL on purpose: the limit is what PostgreSQL can do without the product. The row sets follow
 the selectors each type reads (campaigns/selectors/), the conditions of exports/types/*.py and,
-for the reminder and promoter types, the same files (one stream per SFMC region or promoter);
-bench/README.md lists what each query is. `type_request` gives the request body a type needs,
-or says why the dataset cannot serve it (`TypeSkipped`).
+for the reminder and promoter types, the same files (one stream per SFMC region or promoter,
+in bench/file_limits.py); bench/README.md lists what each query is. bench/type_requests.py gives
+the request body a type needs, or says why the dataset cannot serve it (`TypeSkipped`).
 """
 
 from __future__ import annotations
@@ -17,52 +17,8 @@ import re
 from collections.abc import Callable
 
 from bench.config import BenchError
-
-# Cells that fall back from one raw value to another (the exports' rules).
-EMAIL = "COALESCE(NULLIF(e.email, ''), f.email)"
-FIRST_NAME = "COALESCE(NULLIF(f.first_name, ''), e.first_name)"
-LAST_NAME = "COALESCE(NULLIF(f.last_name, ''), e.last_name)"
-PHONE = "COALESCE(NULLIF(e.phone, ''), f.phone)"
-
-# The entries export's 17 columns (its own preference answers come after them).
-ENTRY_COLUMNS = (
-    "e.id, c.name, e.created_at, f.tm_id, f.global_user_id, e.ip_address, "
-    f"{EMAIL}, {FIRST_NAME}, {LAST_NAME}, COALESCE(NULLIF(e.ip_postal_code, ''), f.postal_code), "
-    f"{PHONE}, f.member_id, m.name, m.event_ids, e.locale, e.campaign_id, e.phone_confirmed_at IS NOT NULL"
-)
-
-
-class TypeSkipped(Exception):
-    """The demo dataset cannot serve this type (the reason is the message)."""
-
-
-def tables() -> dict[str, str]:
-    """The tables the queries read, by the names the templates use."""
-    from campaigns.models import Campaign, Code, Entry, Fan, Market, Promoter, ScoringRecord, SmsWave
-
-    return {
-        "campaign": Campaign._meta.db_table,
-        "market": Market._meta.db_table,
-        "fan": Fan._meta.db_table,
-        "entry": Entry._meta.db_table,
-        "code": Code._meta.db_table,
-        "record": ScoringRecord._meta.db_table,
-        "wave": SmsWave._meta.db_table,
-        "promoter": Promoter._meta.db_table,
-        "entry_markets": Entry.additional_markets.through._meta.db_table,
-        "entry_promoters": Entry.promoter_opt_ins.through._meta.db_table,
-        "record_codes": ScoringRecord.codes.through._meta.db_table,
-        "wave_fans": SmsWave.fans.through._meta.db_table,
-    }
-
-
-def _sql(template: str, **values: object) -> str:
-    """The template with the table names (and `values`) filled in: one line, as psql's \\copy
-    ends at the line's end."""
-    sql = template.format(**tables(), **values)
-    assert "\n" not in sql, sql
-    return sql
-
+from bench.file_limits import promoter_sql, reminder_sample_sql, reminder_sql
+from bench.limit_sql import EMAIL, ENTRY_COLUMNS, FIRST_NAME, LAST_NAME, PHONE, one_line_sql
 
 # --- entry rows: entries, scoring and the opt-ins -------------------------------------------------
 
@@ -81,7 +37,7 @@ def entry_rows_sql(campaign_id: int, *, condition: str = "", extra: str = "", an
     # The entries COPY limit (bench/measure.py) is this query without a condition, its text as it
     # has always been, so earlier results stay comparable. Answers are appended after the
     # template is filled in: a preference id may hold braces.
-    joins = _sql(
+    joins = one_line_sql(
         "FROM {entry} e JOIN {fan} f ON f.id = e.fan_id JOIN {market} m ON m.id = e.market_id "
         "JOIN {campaign} c ON c.id = e.campaign_id"
     )
@@ -114,7 +70,7 @@ def _codes_sql(campaign_id: int, *, body: dict, **_: object) -> str:
         if not re.fullmatch(r"[0-9]+", body["dateKey"]):
             raise BenchError(f"dateKey {body['dateKey']!r} is not numeric")
         in_wave = f" AND c.date_key = '{body['dateKey']}'"
-    return _sql(
+    return one_line_sql(
         "SELECT c.value, c.market_id, m.name, c.date_key, c.status, c.assigned_at, f.member_id "
         "FROM {code} c JOIN {market} m ON m.id = c.market_id LEFT JOIN {fan} f ON f.id = c.assigned_fan_id "
         "WHERE c.campaign_id = {campaign_id}{in_wave} ORDER BY c.id",
@@ -125,7 +81,7 @@ def _codes_sql(campaign_id: int, *, body: dict, **_: object) -> str:
 
 def _code_assignments_sql(campaign_id: int, **_: object) -> str:
     """Assigned codes, the fan, the fan's entry in the campaign (its e-mail first) and the market."""
-    return _sql(
+    return one_line_sql(
         "SELECT c.value, f.member_id, f.global_user_id, {email}, c.market_id, m.event_ids, c.assigned_at, "
         "c.campaign_id FROM {code} c JOIN {market} m ON m.id = c.market_id "
         "LEFT JOIN {fan} f ON f.id = c.assigned_fan_id "
@@ -148,7 +104,7 @@ _RECORD_LOCALE = "COALESCE(NULLIF(s.locale, ''), e.locale)"
 
 
 def _verified_entries_sql(campaign_id: int, **_: object) -> str:
-    return _sql(
+    return one_line_sql(
         "SELECT e.id, f.tm_id, f.member_id, f.global_user_id, {email}, {first}, {last}, {locale}, "
         f"s.market_id, m.name, s.score, s.rank, s.selected, e.fan_score, e.fraud_score {_RECORD_JOINS} "
         "WHERE s.campaign_id = {campaign_id} AND EXISTS (SELECT 1 FROM {entry} x "
@@ -162,7 +118,7 @@ def _verified_entries_sql(campaign_id: int, **_: object) -> str:
 
 
 def _waitlist_sql(campaign_id: int, **_: object) -> str:
-    return _sql(
+    return one_line_sql(
         "SELECT f.tm_id, f.member_id, f.global_user_id, {email}, {first}, {last}, {phone}, s.market_id, m.name, "
         f"s.score, s.rank, {{locale}} {_RECORD_JOINS} "
         "WHERE s.campaign_id = {campaign_id} AND NOT s.selected AND NOT EXISTS (SELECT 1 FROM {wave_fans} wf "
@@ -183,7 +139,7 @@ def _waitlist_sql(campaign_id: int, **_: object) -> str:
 def _fanlist_sql(campaign_id: int, **_: object) -> str:
     """Entries with the fan, the primary market's name and the additional markets' names
     aggregated per entry (its own market left out, market id order), as two raw columns."""
-    return _sql(
+    return one_line_sql(
         "SELECT f.tm_id, f.member_id, f.global_user_id, {email}, {first}, {last}, {phone}, "
         "COALESCE(NULLIF(f.postal_code, ''), e.ip_postal_code), e.locale, m.name, "
         "(SELECT string_agg(am.name, '|' ORDER BY am.id) FROM {entry_markets} x "
@@ -197,91 +153,6 @@ def _fanlist_sql(campaign_id: int, **_: object) -> str:
         last=LAST_NAME,
         phone=PHONE,
     )
-
-
-# --- the reminder e-mails -------------------------------------------------------------------------
-
-
-def reminder_regions(campaign_id: int) -> list[tuple[int, ...]]:
-    """The market ids of each SFMC region with selected fans, in the export's order: the export's
-    own plan (exports/types/reminder_rows.py), so both write the same files."""
-    from campaigns import selectors
-    from campaigns.models import Campaign
-    from exports.errors import ExportFailure
-    from exports.types.reminder_rows import reminder_plan
-
-    campaign = Campaign.objects.get(pk=campaign_id)
-    try:
-        plan = reminder_plan(campaign, upper_id=selectors.scoring_max_id(campaign_id=campaign_id))
-    except ExportFailure as exc:
-        raise TypeSkipped(f"the reminder plan fails: {exc}") from exc
-    if not plan.regions:
-        raise TypeSkipped("the campaign has no selected fans")
-    return [region.market_ids for region in plan.regions]
-
-
-def _reminder_sql(campaign_id: int, *, per_region: int | None = None, **_: object) -> str:
-    """Selected records with fan, entry, market, campaign and the code for the record's market
-    (the newest, as selectors.codes_for_market), one stream per region in id order (at most
-    `per_region` rows each: the sample). The SFMC mid and region are left out: both are
-    derived from the market's country, which is in."""
-    limit = f" LIMIT {int(per_region)}" if per_region else ""
-    parts = [
-        _sql(
-            "(SELECT {email}, {first}, {last}, s.locale, f.member_id, c.artist_name, s.campaign_id, c.name, "
-            "s.market_id, m.name, m.city, m.state, m.country, m.event_date, m.venue_name, "
-            "(SELECT k.value FROM {record_codes} rc JOIN {code} k ON k.id = rc.code_id "
-            "WHERE rc.scoringrecord_id = s.id AND k.market_id = s.market_id ORDER BY rc.code_id DESC LIMIT 1) "
-            "FROM {record} s JOIN {fan} f ON f.id = s.fan_id JOIN {market} m ON m.id = s.market_id "
-            "JOIN {campaign} c ON c.id = s.campaign_id "
-            "LEFT JOIN {entry} e ON e.campaign_id = {campaign_id} AND e.fan_id = s.fan_id "
-            "WHERE s.campaign_id = {campaign_id} AND s.selected AND s.market_id IN ({markets}) "
-            "ORDER BY s.id{limit})",
-            campaign_id=int(campaign_id),
-            markets=", ".join(str(int(pk)) for pk in market_ids),
-            limit=limit,
-            email=EMAIL,
-            first=FIRST_NAME,
-            last=LAST_NAME,
-        )
-        for market_ids in reminder_regions(campaign_id)
-    ]
-    return " UNION ALL ".join(parts)
-
-
-def _reminder_sample_sql(campaign_id: int, *, body: dict, **_: object) -> str:
-    from exports.types.reminder_email import DEFAULT_SAMPLE_SIZE
-
-    return _reminder_sql(campaign_id, per_region=body.get("sampleSize") or DEFAULT_SAMPLE_SIZE)
-
-
-# --- promoterEmailOptIn ---------------------------------------------------------------------------
-
-
-def _promoter_sql(campaign_id: int, **_: object) -> str:
-    """Per promoter of the campaign (id order): the campaign's entries linked to it that also
-    carry the general promoter opt-in, in entry id order."""
-    from campaigns import selectors
-
-    promoters = selectors.campaign_promoters(campaign_id=campaign_id)
-    if not promoters:
-        raise TypeSkipped("the campaign has no promoters")
-    parts = [
-        _sql(
-            "(SELECT {email}, {first}, {last}, COALESCE(NULLIF(e.ip_postal_code, ''), f.postal_code), e.locale, "
-            "m.name, p.name, e.created_at FROM {entry} e JOIN {entry_promoters} po ON po.entry_id = e.id "
-            "JOIN {promoter} p ON p.id = po.promoter_id JOIN {fan} f ON f.id = e.fan_id "
-            "JOIN {market} m ON m.id = e.market_id WHERE e.campaign_id = {campaign_id} AND e.allow_promoter "
-            "AND po.promoter_id = {promoter_id} ORDER BY e.id)",
-            campaign_id=int(campaign_id),
-            promoter_id=int(promoter.pk),
-            email=EMAIL,
-            first=FIRST_NAME,
-            last=LAST_NAME,
-        )
-        for promoter in promoters
-    ]
-    return " UNION ALL ".join(parts)
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -299,10 +170,10 @@ LIMIT_QUERIES: dict[str, Callable[..., str]] = {
     "verifiedEntries": _verified_entries_sql,
     "fanlist": _fanlist_sql,
     "waitlist": _waitlist_sql,
-    "reminderEmail": _reminder_sql,
-    "reminderEmailSample": _reminder_sample_sql,
-    "autoReminderEmail": _reminder_sql,  # the same rows, one object per region
-    "promoterEmailOptIn": _promoter_sql,
+    "reminderEmail": reminder_sql,
+    "reminderEmailSample": reminder_sample_sql,
+    "autoReminderEmail": reminder_sql,  # the same rows, one object per region
+    "promoterEmailOptIn": promoter_sql,
 }
 
 
@@ -311,52 +182,3 @@ def type_limit_sql(key: str, campaign_id: int, body: dict) -> str:
     if key not in LIMIT_QUERIES:
         raise BenchError(f"no COPY limit query for export type {key!r}: add one to bench/type_limits.py")
     return LIMIT_QUERIES[key](campaign_id, body=body)
-
-
-# --- the request ----------------------------------------------------------------------------------
-
-
-def most_common_wave(campaign_id: int) -> str:
-    """codeWaves' dateKey: the wave most of the campaign's codes are in."""
-    from django.db.models import Count
-
-    from campaigns.models import Code
-
-    row = (
-        Code.objects.filter(campaign_id=campaign_id)
-        .exclude(date_key="")
-        .values("date_key")
-        .annotate(n=Count("id"))
-        .order_by("-n", "date_key")
-        .first()
-    )
-    if row is None:
-        raise TypeSkipped("the campaign's codes have no wave (dateKey)")
-    return row["date_key"]
-
-
-# Values for the required parameters the bench knows how to choose.
-REQUIRED_VALUES: dict[str, Callable[[int], object]] = {"dateKey": most_common_wave}
-
-
-def type_request(key: str, campaign_id: int) -> dict:
-    """The request body of one export type on this campaign: its required parameters chosen from
-    the data; TypeSkipped when a parameter cannot be chosen or the campaign cannot have it."""
-    from campaigns.models import Campaign
-    from exports.errors import ApiError
-    from exports.types import EXPORT_TYPES
-
-    export_type = EXPORT_TYPES[key]
-    body: dict = {"exportType": key}
-    for parameter in export_type.parameters:
-        if not parameter.required:
-            continue
-        if parameter.name not in REQUIRED_VALUES:
-            raise TypeSkipped(f"needs the parameter {parameter.name!r}, which the bench cannot choose")
-        body[parameter.name] = REQUIRED_VALUES[parameter.name](campaign_id)
-    try:
-        export_type.parse_parameters(body)
-        export_type.check_requestable(Campaign.objects.get(pk=campaign_id))
-    except ApiError as exc:
-        raise TypeSkipped(f"not requestable: {exc.message}") from exc
-    return body

@@ -14,9 +14,11 @@ import traceback
 from dataclasses import dataclass, field
 
 from bench.config import SMALL_ENTRIES, BenchError, log
+from bench.limit_sql import TypeSkipped
 from bench.measure import copy_limit_once, index_plan_options
 from bench.stats import size_label
-from bench.type_limits import TypeSkipped, type_limit_sql, type_request
+from bench.type_limits import type_limit_sql
+from bench.type_requests import type_request
 from bench.worker import WorkerRig
 from bench.zip_levels import deflate_levels
 

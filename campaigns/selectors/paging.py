@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, QuerySet
 
 
 def keyset_pages(queryset: QuerySet, *, fields: Sequence[str], page_size: int, after_id: int = 0) -> Iterator[list]:
@@ -28,8 +28,13 @@ def keyset_pages(queryset: QuerySet, *, fields: Sequence[str], page_size: int, a
 def batch_boundary(queryset: QuerySet, *, after_id: int, upper_id: int, rows: int) -> int | None:
     """The id of the `rows`-th row of `queryset` after `after_id` (or `upper_id` when fewer are
     left); None when none is left. An index-only walk when `queryset` filters on its index."""
+    if after_id >= upper_id:  # a range already walked to its end: no query
+        return None
     ids = queryset.filter(id__gt=after_id, id__lte=upper_id).order_by("id").values_list("id", flat=True)
-    found = list(ids[rows - 1 : rows]) if rows > 0 else []
-    if found:
-        return found[0]
-    return upper_id if ids.exists() else None
+    if rows < 1:
+        return upper_id if ids.exists() else None
+    # One statement: the last id and the number of the next `rows` ids (a LIMIT in a subquery).
+    walked = ids[:rows].aggregate(last=Max("id"), found=Count("id"))
+    if not walked["found"]:
+        return None
+    return walked["last"] if walked["found"] == rows else upper_id

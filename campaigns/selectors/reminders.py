@@ -63,6 +63,22 @@ def selected_market_counts_and_locales(*, campaign_id: int, upper_id: int) -> tu
     return counts, sorted(locales)
 
 
+def markets_with_selected(*, campaign_id: int, upper_id: int) -> dict[int, Market]:
+    """The campaign's markets with at least one selected record (id <= upper_id): one index probe
+    per market, so a sample's plan never reads all of the campaign's records."""
+    selected = _selected(campaign_id=campaign_id, upper_id=upper_id).filter(market_id=OuterRef("pk"))
+    markets = Market.objects.filter(campaign_id=campaign_id).filter(Exists(selected))
+    return {market.pk: market for market in markets}
+
+
+def selected_first(
+    *, campaign_id: int, market_ids: Sequence[int], upper_id: int, rows: int
+) -> list[tuple[int, int, str]]:
+    """(id, market id, locale) of the first `rows` selected records of those markets, in id order."""
+    queryset = _selected(campaign_id=campaign_id, upper_id=upper_id).filter(market_id__in=market_ids)
+    return list(queryset.order_by("id").values_list("id", "market_id", "locale")[:rows])
+
+
 def _code_for_market():
     through = ScoringRecord.codes.through
     return through.objects.filter(scoringrecord_id=OuterRef("pk"), code__market_id=OuterRef("market_id"))

@@ -37,11 +37,13 @@ from exports.types.reminder_rows import (
     REMINDER_HEADERS,
     RegionPlan,
     ReminderMarket,
+    ReminderPlan,
     ReminderRecord,
     missing_code_failure,
     parse_int_parameter,
     reminder_columns,
     reminder_plan,
+    reminder_sample_plan,
 )
 
 DEFAULT_MAX_ROWS_PER_FILE = 50_000
@@ -91,8 +93,11 @@ class ReminderEmailExport(ExportType):
         """Rows per region (None: all)."""
         return None
 
+    def plan(self, ctx: ExportContext) -> ReminderPlan:
+        return reminder_plan(ctx.campaign, upper_id=ctx.snapshot["max_scoring_id"])
+
     def prepare(self, ctx: ExportContext) -> None:
-        plan = reminder_plan(ctx.campaign, upper_id=ctx.snapshot["max_scoring_id"])
+        plan = self.plan(ctx)
         ctx.cache["reminder"] = plan
         max_rows = ctx.parameters.get("maxRowsPerFile")
         if max_rows:
@@ -197,14 +202,9 @@ class ReminderEmailExport(ExportType):
         and the fast path write the same files."""
         columns = self.columns(ctx)
         max_rows = ctx.parameters.get("maxRowsPerFile") or DEFAULT_MAX_ROWS_PER_FILE
-        limit = self.row_limit(ctx)
         for region in ctx.cache["reminder"].regions:
             code = region.region.code
-            last = (
-                ctx.snapshot["max_scoring_id"]
-                if limit is None
-                else self.region_end(ctx, region, after_id=0, rows=limit)
-            )
+            last = ctx.snapshot["max_scoring_id"] if region.last_id is None else region.last_id
             after_id, part = 0, 1
             while last is not None and after_id < last:
                 # Bounded by `last`: a sample's walk ends after its own rows.
@@ -243,3 +243,9 @@ class ReminderEmailSampleExport(ReminderEmailExport):
 
     def row_limit(self, ctx: ExportContext) -> int | None:
         return ctx.parameters.get("sampleSize") or DEFAULT_SAMPLE_SIZE
+
+    def plan(self, ctx: ExportContext) -> ReminderPlan:
+        """Only the sample's records are read: each region ends at its last sampled record."""
+        return reminder_sample_plan(
+            ctx.campaign, upper_id=ctx.snapshot["max_scoring_id"], sample_size=self.row_limit(ctx) or 1
+        )

@@ -1,6 +1,6 @@
 """The rows of the reminder e-mail exports (reminderEmail, reminderEmailSample,
 autoReminderEmail): SFMC columns, the per-region plan, and splitting a stream into files.
-Pure apart from the two selector reads in `reminder_plan`."""
+Pure apart from the selector reads of the two plans (`reminder_plan`, `reminder_sample_plan`)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,8 @@ class RegionPlan:
     region: sfmc.SfmcRegion
     market_ids: tuple[int, ...]
     rows: int
+    # A sample's region ends at its last sampled record (None: at the snapshot's upper bound).
+    last_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,23 +196,48 @@ def missing_code_failure(record_id: int, market_id: int) -> ExportFailure:
 def reminder_plan(campaign: Campaign, *, upper_id: int) -> ReminderPlan:
     """The markets with selected fans, grouped by SFMC region (alphabetical), with row counts."""
     counts, locales = selectors.selected_market_counts_and_locales(campaign_id=campaign.pk, upper_id=upper_id)
-    markets = selectors.markets_by_id(market_ids=list(counts))
-    cells = {pk: reminder_market(markets[pk], is_lnaa=campaign.is_lnaa) for pk in sorted(counts)}
+    cells, groups = _regions(campaign, selectors.markets_by_id(market_ids=list(counts)))
+    regions = tuple(
+        RegionPlan(region=region, market_ids=ids, rows=sum(counts[pk] for pk in ids)) for region, ids in groups
+    )
+    return ReminderPlan(artist_name=_artist_name(campaign), markets=cells, regions=regions, locales=locales)
+
+
+def reminder_sample_plan(campaign: Campaign, *, upper_id: int, sample_size: int) -> ReminderPlan:
+    """The plan of a sample: the same regions, each cut to its first `sample_size` records. Only
+    those records are read (the markets by one probe each, then each region's first records), so
+    a sample of a big campaign costs what its own rows cost."""
+    cells, groups = _regions(campaign, selectors.markets_with_selected(campaign_id=campaign.pk, upper_id=upper_id))
+    regions: list[RegionPlan] = []
+    locales: set[str] = set()
+    for region, ids in groups:
+        first = selectors.selected_first(campaign_id=campaign.pk, market_ids=ids, upper_id=upper_id, rows=sample_size)
+        if first:  # (none: unselected since the probe)
+            locales.update(locale for _, _, locale in first)
+            regions.append(RegionPlan(region=region, market_ids=ids, rows=len(first), last_id=first[-1][0]))
+    return ReminderPlan(
+        artist_name=_artist_name(campaign), markets=cells, regions=tuple(regions), locales=sorted(locales)
+    )
+
+
+def _regions(
+    campaign: Campaign, markets: dict[int, Market]
+) -> tuple[dict[int, ReminderMarket], list[tuple[sfmc.SfmcRegion, tuple[int, ...]]]]:
+    """Each market's cells, and the markets grouped by SFMC region (alphabetical, ids ascending)."""
+    cells = {pk: reminder_market(markets[pk], is_lnaa=campaign.is_lnaa) for pk in sorted(markets)}
     grouped: dict[str, list[int]] = {}
     for pk, market in cells.items():
         grouped.setdefault(market.region, []).append(pk)
-    regions = tuple(
-        RegionPlan(
-            region=sfmc.sfmc_region(markets[ids[0]].country, is_lnaa=campaign.is_lnaa),
-            market_ids=tuple(ids),
-            rows=sum(counts[pk] for pk in ids),
-        )
+    return cells, [
+        (sfmc.sfmc_region(markets[ids[0]].country, is_lnaa=campaign.is_lnaa), tuple(ids))
         for _, ids in sorted(grouped.items())
-    )
-    artist = sfmc.sfmc_artist_name(
+    ]
+
+
+def _artist_name(campaign: Campaign) -> str:
+    return sfmc.sfmc_artist_name(
         artist_name=campaign.artist_name, is_fan_club=campaign.is_fan_club, fan_club_name=campaign.fan_club_name
     )
-    return ReminderPlan(artist_name=artist, markets=cells, regions=regions, locales=locales)
 
 
 def split_files(records: Iterable[Any], *, columns: Sequence[Column], max_rows: int, name_for) -> Iterator[OutputFile]:

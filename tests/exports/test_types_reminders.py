@@ -19,7 +19,7 @@ from exports import storage
 from exports.engine import export_run
 from exports.models import Export
 from exports.services import export_request
-from exports.types import EXPORT_TYPES, reminder_email
+from exports.types import EXPORT_TYPES, reminder_email, reminder_rows
 from exports.types.base import ExportContext
 from tests.conftest import jwt_client, open_uploads, read_export_bytes, stored_keys
 from tests.exports.golden_reminder_data import LNAA_CAMPAIGN_ID, REMINDER_CAMPAIGN_ID, reminder_campaigns
@@ -167,6 +167,30 @@ def test_sample_has_at_most_sample_size_rows_per_region(dataset):
         assert sample == golden[: 1 + min(2, len(golden) - 1)]
     assert export.row_count == 6
     assert export.parameters == {"maxRowsPerFile": 50000, "sampleSize": 2}
+
+
+@pytest.mark.parametrize("sample_size", [1, 2, 3, 100])
+def test_the_sample_plan_is_the_full_plan_cut_to_the_sample(dataset, sample_size, django_assert_max_num_queries):
+    campaign = dataset["main"]
+    upper_id = selectors.scoring_max_id(campaign_id=campaign.pk)
+    full = reminder_rows.reminder_plan(campaign, upper_id=upper_id)
+    # The markets (one probe each, in one statement), then one statement per region: the
+    # campaign's other selected records are never read.
+    with django_assert_max_num_queries(1 + len(full.regions)):
+        sample = reminder_rows.reminder_sample_plan(campaign, upper_id=upper_id, sample_size=sample_size)
+    assert sample.markets == full.markets and sample.artist_name == full.artist_name
+    assert [(r.region, r.market_ids) for r in sample.regions] == [(r.region, r.market_ids) for r in full.regions]
+    assert [r.rows for r in sample.regions] == [min(r.rows, sample_size) for r in full.regions]
+    for region in sample.regions:
+        first = selectors.selected_first(
+            campaign_id=campaign.pk, market_ids=region.market_ids, upper_id=upper_id, rows=sample_size
+        )
+        assert region.last_id == first[-1][0]
+    sampled_locales = {locale for r in sample.regions for _, _, locale in selectors.selected_first(
+        campaign_id=campaign.pk, market_ids=r.market_ids, upper_id=upper_id, rows=sample_size)}  # fmt: skip
+    assert sample.locales == sorted(sampled_locales) and set(sample.locales) <= set(full.locales)
+    if sample_size >= max(r.rows for r in full.regions):
+        assert sample.locales == full.locales
 
 
 def test_estimates_and_snapshot_bound(dataset):
