@@ -1,6 +1,7 @@
 """Request middleware: correlation id from X-Request-ID (or generated), echoed back; the 413
 answer for a body over DATA_UPLOAD_MAX_MEMORY_SIZE; and the 503 answer while the database is
-unavailable (for views outside DRF: the API's exception handler gives DRF views the same)."""
+unavailable (for views outside DRF: the API's exception handler gives DRF views the same); gzip
+for JSON answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import uuid
 
 from django.http import HttpRequest, JsonResponse
+from django.middleware.gzip import GZipMiddleware
 
 from exports import db_retry
 from exports.errors import body_too_big_body, database_unavailable, is_database_unavailable
@@ -66,3 +68,27 @@ class CorrelationIdMiddleware:
             return None
         body, headers = database_unavailable()
         return JsonResponse(body, status=503, headers=headers)
+
+
+class JsonGZipMiddleware(GZipMiddleware):
+    """gzip for JSON answers over `_GZIP_MIN_BYTES` (the old service's koa-compress did the same
+    for every answer over 1 KiB), when the client accepts it. Nothing else is compressed: the
+    downloads are often compressed already (ZIP, .gz) and are streamed, and the token answers
+    hold secrets next to what the caller sent (BREACH: Django pads every gzip stream with random
+    bytes too, but a token never needs compressing)."""
+
+    def process_response(self, request, response):
+        content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+        json = content_type == "application/json" or content_type.endswith("+json")
+        if (
+            not json
+            or response.streaming
+            or len(response.content) < _GZIP_MIN_BYTES
+            or request.path.startswith(_NEVER_GZIPPED)
+        ):
+            return response
+        return super().process_response(request, response)
+
+
+_GZIP_MIN_BYTES = 1024
+_NEVER_GZIPPED = ("/auth/",)

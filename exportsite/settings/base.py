@@ -38,6 +38,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "exportsite.middleware.CorrelationIdMiddleware",
+    # Before everything that writes the body, so it compresses the final JSON (after it, in answer order).
+    "exportsite.middleware.JsonGZipMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -169,3 +169,17 @@ def test_production_mode_closes_the_reported_holes(production_web, campaign, rep
     assert right.status_code == 429 and right.json()["error"]["status"] == 429
 
     assert gunicorn.alive(), gunicorn.tail()
+
+
+def test_gunicorn_gzips_json_answers(production_web, campaign, reporter):
+    base, _ = production_web
+    _production_password(reporter)
+    login = _post(base, "/auth/token", {"username": reporter.username, "password": "pw-123456"})
+    assert login.status_code == 200 and "Content-Encoding" not in login.headers  # tokens: never
+    bearer = f"Bearer {login.json()['access']}"
+    packed = _get(base, "/export-types", Authorization=bearer, **{"Accept-Encoding": "gzip"})
+    plain = _get(base, "/export-types", Authorization=bearer, **{"Accept-Encoding": "identity"})
+    assert packed.status_code == plain.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain.headers
+    assert packed.json() == plain.json()  # requests unpacks the gzip body
+    assert int(packed.headers["Content-Length"]) < len(plain.content) / 3
