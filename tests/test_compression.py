@@ -63,5 +63,5 @@ def test_local_downloads_are_never_compressed_again():
 )
 def test_only_json_answers_outside_the_token_endpoints_are_compressed(path, response, gzipped):
     request = RequestFactory().get(path, HTTP_ACCEPT_ENCODING="gzip")
-    answer = JsonGZipMiddleware(lambda request: response)(request)
+    answer = JsonGZipMiddleware(lambda request: response).process_response(request, response)
     assert (answer.get("Content-Encoding") == "gzip") is gzipped
