@@ -110,6 +110,26 @@ def open_uploads(alias: str = "exports") -> list:
     return sorted(uploads.iterdir()) if uploads.exists() else []
 
 
+def before_each_part_is_stored(monkeypatch, before) -> None:
+    """Call `before(number)` as each part is stored, whichever the storage (it may raise, like a
+    failing store): S3 uploads take whole parts (`write_part`), local uploads stream them and
+    store one when it ends (`LocalPart.finish`)."""
+    from exports.storage.uploads import LocalPart, S3MultipartUpload
+
+    real_write_part, real_finish = S3MultipartUpload.write_part, LocalPart.finish
+
+    def write_part(self, number, data):
+        before(number)
+        return real_write_part(self, number, data)
+
+    def finish(self):
+        before(self.number)
+        return real_finish(self)
+
+    monkeypatch.setattr(S3MultipartUpload, "write_part", write_part)
+    monkeypatch.setattr(LocalPart, "finish", finish)
+
+
 def stored_keys(alias: str = "exports") -> list[str]:
     from django.core.files.storage import storages
 

@@ -19,7 +19,7 @@ from exports import storage
 from exports.columns import Column, header_row
 from exports.engine import copy
 from exports.engine.attempt import CHECK_EVERY_ROWS, Run
-from exports.engine.uploader import PartUploader
+from exports.engine.uploader import Uploader, part_uploader
 from exports.options import OutputSpec
 from exports.storage import MultipartUpload
 from exports.types.base import ExportContext, OutputFile
@@ -47,9 +47,9 @@ class RunResult:
 
 @contextmanager
 def _uploading(upload: MultipartUpload, run: Run, *, resumed: bool = False):
-    """A PartUploader for `upload` reporting to `run`; on any error its background part uploads
+    """The uploader for `upload` reporting to `run`; on any error its background part uploads
     are stopped and waited for, so the caller's abort leaves nothing behind."""
-    uploader = PartUploader(
+    uploader = part_uploader(
         upload,
         part_size=export_settings().part_size_bytes,
         on_part=run.part_uploaded,
@@ -111,7 +111,7 @@ def write_single(ctx: ExportContext, run: Run, *, spec: OutputSpec) -> RunResult
     return RunResult(rows=rows, bytes=uploader.bytes_written, sha256=uploader.sha256, keys=[upload.key])
 
 
-def _python_rows(ctx, run: Run, columns, writer, *, uploader: PartUploader, flush_chars: int) -> tuple[int, Any]:
+def _python_rows(ctx, run: Run, columns, writer, *, uploader: Uploader, flush_chars: int) -> tuple[int, Any]:
     """Portable path: records from the ORM, cells formatted in Python, csv.writer."""
     values = [column.value for column in columns]
     rows, last_key = run.rows, ctx.resume_after
@@ -239,7 +239,7 @@ def write_multi(ctx: ExportContext, run: Run) -> RunResult:
 class _HashingSink:
     """Hashes what passes into the uploader (a multi-object run hashes all files together)."""
 
-    def __init__(self, sink: PartUploader, digest):
+    def __init__(self, sink: Uploader, digest):
         self._sink, self._digest = sink, digest
 
     def write(self, data: bytes) -> int:

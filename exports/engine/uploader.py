@@ -1,8 +1,12 @@
-"""The part uploader: a write-only byte stream cut into numbered parts of a multipart upload."""
+"""The part uploaders: a write-only byte stream cut into numbered parts of a multipart upload.
+`part_uploader` picks one: whole parts sent in the background (S3), or parts streamed as their
+bytes come (a local file)."""
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -116,3 +120,128 @@ class PartUploader:
         """The sha256 of the bytes written through this uploader (not of resumed parts); read it
         after close()."""
         return self._digest.hexdigest()
+
+
+class StreamedPartUploader:
+    """PartUploader's stream for uploads whose parts can be written piece by piece (a local file):
+    each write goes through a short queue to a writer thread, which hashes it and adds it to the
+    part being written, and a part ends with the first write that brings it to `part_size`. No
+    part is held in memory (two 5 MiB part buffers were most of what a long local export held
+    beyond a short one), and the writes overlap with the rows as uploads do. Parts end, and are
+    reported with their marks, exactly as PartUploader's."""
+
+    # Writes waiting for the writer thread: about what writing them to the page cache takes.
+    _QUEUED_WRITES = 4
+
+    def __init__(
+        self,
+        upload: MultipartUpload,
+        *,
+        part_size: int,
+        on_part: Callable[[UploadedPart, Mark], None] | None = None,
+        parts: list[UploadedPart] | None = None,
+    ):
+        self._upload, self._part_size, self._on_part = upload, part_size, on_part
+        self._parts: list[UploadedPart] = list(parts or [])
+        self._next_number = len(self._parts) + 1
+        self.bytes_written = sum(part.size for part in self._parts)
+        self._part_bytes = 0
+        self._mark: Mark = None
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue = queue.Queue(maxsize=self._QUEUED_WRITES)
+        self._ended: deque[tuple[UploadedPart, Mark]] = deque()  # by the writer, in order
+        self._error: BaseException | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._write_parts, name="part-writer", daemon=True)
+        self._thread.start()
+
+    def boundary(self, mark: Mark) -> None:
+        """The next write ends after the record this mark describes."""
+        self._mark = mark
+
+    def write(self, data: bytes | bytearray) -> int:
+        self._raise_writer_error()
+        # What the caller may change once this returns is copied (a bytes object is kept as it is).
+        self._queue.put(data if isinstance(data, bytes) else bytes(data))
+        self.bytes_written += len(data)
+        self._part_bytes += len(data)
+        if self._part_bytes >= self._part_size:
+            self._end_part()
+        self._report_ended()
+        return len(data)
+
+    def flush(self) -> None:
+        """File-object protocol (zipfile calls it); parts are only cut by size."""
+
+    def close(self) -> list[UploadedPart]:
+        """End the last part (S3 needs at least one, even if empty: so does completing here), wait
+        for the writer, and return every part (resumed ones first), ready to complete."""
+        if self._part_bytes or self._next_number == 1:
+            self._end_part()
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_writer_error()
+        self._report_ended()
+        return list(self._parts)
+
+    def discard(self) -> None:
+        """After an error: the writer drops what is queued and gives its part up."""
+        self._stopping = True
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes written through this uploader (read it after close())."""
+        return self._digest.hexdigest()
+
+    def _end_part(self) -> None:
+        self._queue.put((self._next_number, self._mark))
+        self._next_number += 1
+        self._part_bytes = 0
+
+    def _report_ended(self) -> None:
+        while self._ended:
+            part, mark = self._ended.popleft()
+            self._parts.append(part)
+            if self._on_part is not None:
+                self._on_part(part, mark)
+
+    def _raise_writer_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _write_parts(self) -> None:
+        number, part = self._next_number, None
+        while (item := self._queue.get()) is not None:
+            if self._stopping or self._error is not None:
+                continue  # drain, so the caller never waits on a full queue
+            try:
+                part = part or self._upload.part_stream(number)
+                if isinstance(item, tuple):
+                    ended, part = part.finish(), None
+                    self._ended.append((ended, item[1]))
+                    number += 1
+                else:
+                    self._digest.update(item)
+                    part.write(item)
+            except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
+                self._error = error
+        if part is not None:
+            part.close()
+
+
+Uploader = PartUploader | StreamedPartUploader
+
+
+def part_uploader(
+    upload: MultipartUpload,
+    *,
+    part_size: int,
+    on_part: Callable[[UploadedPart, Mark], None] | None = None,
+    parts: list[UploadedPart] | None = None,
+) -> Uploader:
+    """The uploader for `upload`: streamed parts where it takes them, whole parts otherwise."""
+    kind = StreamedPartUploader if upload.streams_parts else PartUploader
+    return kind(upload, part_size=part_size, on_part=on_part, parts=parts)

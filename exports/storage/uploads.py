@@ -35,6 +35,10 @@ class UploadedPart:
 class MultipartUpload(ABC):
     """One object being written in numbered parts; invisible until `complete`."""
 
+    # True when a part can be written piece by piece as its bytes come (a local file), so the
+    # uploader holds no part in memory; S3 takes each part whole.
+    streams_parts = False
+
     def __init__(self, *, key: str, upload_id: str = ""):
         self.key = key
         self.upload_id = upload_id
@@ -45,6 +49,10 @@ class MultipartUpload(ABC):
 
     @abstractmethod
     def write_part(self, number: int, data: bytes | bytearray) -> UploadedPart: ...
+
+    def part_stream(self, number: int) -> PartStream:
+        """Part `number`, to be written piece by piece (only where `streams_parts`)."""
+        raise NotImplementedError(f"{type(self).__name__} takes whole parts only")
 
     @abstractmethod
     def complete(self, parts: list[UploadedPart]) -> None: ...
@@ -114,6 +122,8 @@ class FilesystemMultipartUpload(MultipartUpload):
     written from the end of the part before it. Completing is a rename: the file is never
     copied (joining part files at the end cost ~0.2 s per 250 MB)."""
 
+    streams_parts = True
+
     def __init__(self, storage: FileSystemStorage, *, key: str, upload_id: str = ""):
         super().__init__(key=key, upload_id=upload_id)
         self._storage = storage
@@ -143,19 +153,26 @@ class FilesystemMultipartUpload(MultipartUpload):
         return self.upload_id
 
     def write_part(self, number: int, data: bytes | bytearray) -> UploadedPart:
-        start = self._end_of(number - 1)
-        with self._data.open("r+b") as out:
-            out.seek(start)
-            out.write(data)
-            out.truncate()  # a part sent again replaces everything after the part before it
+        part = self.part_stream(number)
+        try:
+            part.write(data)
+        except BaseException:
+            part.close()
+            raise
+        return part.finish()
+
+    def part_stream(self, number: int) -> PartStream:
+        return LocalPart(self, number)
+
+    def _part_ended(self, number: int, end: int) -> None:
+        """Part `number` ends at `end`: its marker, and none for a later part (sent before)."""
         for stale in self._parts_dir.glob("*.end"):
             if int(stale.stem) >= number:
                 stale.unlink()
         marker = self._parts_dir / f"{number:05d}.end"
         tmp = marker.with_suffix(".tmp")
-        tmp.write_text(str(start + len(data)), encoding="ascii")
+        tmp.write_text(str(end), encoding="ascii")
         os.replace(tmp, marker)
-        return UploadedPart(number=number, etag=f"{number}-{len(data)}", size=len(data))
 
     def complete(self, parts: list[UploadedPart]) -> None:
         numbers = sorted(part.number for part in parts)
@@ -178,6 +195,48 @@ class FilesystemMultipartUpload(MultipartUpload):
         if not self.upload_id:
             return
         shutil.rmtree(self._parts_dir, ignore_errors=True)
+
+
+class PartStream(ABC):
+    """One part being written piece by piece."""
+
+    @abstractmethod
+    def write(self, data: bytes | bytearray) -> None: ...
+
+    @abstractmethod
+    def finish(self) -> UploadedPart:
+        """The part is whole: record it."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Give the part up unfinished (after an error)."""
+
+
+class LocalPart(PartStream):
+    """A part of a local upload: written from where the part before it ends. A part sent again
+    replaces everything after that; a new part leaves the file as it is (a truncate on every
+    part made each one a few milliseconds slower)."""
+
+    def __init__(self, upload: FilesystemMultipartUpload, number: int):
+        self._upload, self.number = upload, number
+        self._start = upload._end_of(number - 1)
+        self._size = 0
+        self._file = upload._data.open("r+b")
+        if os.fstat(self._file.fileno()).st_size > self._start:
+            self._file.truncate(self._start)
+        self._file.seek(self._start)
+
+    def write(self, data: bytes | bytearray) -> None:
+        self._file.write(data)
+        self._size += len(data)
+
+    def finish(self) -> UploadedPart:
+        self._file.close()
+        self._upload._part_ended(self.number, self._start + self._size)
+        return UploadedPart(number=self.number, etag=f"{self.number}-{self._size}", size=self._size)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def multipart_upload(alias: str, *, key: str, content_type: str, acl: str, upload_id: str = "") -> MultipartUpload:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from exports import storage
 from exports.columns import (
     FIRST_TO_CHECK,
     format_answer,
@@ -15,8 +16,8 @@ from exports.columns import (
     guard_formula,
     needs_formula_guard,
 )
-from exports.engine.uploader import PartUploader
-from exports.storage import MultipartUpload, UploadedPart
+from exports.engine.uploader import PartUploader, StreamedPartUploader, part_uploader
+from exports.storage import MultipartUpload, PartStream, UploadedPart
 from exports.writers import DelimitedWriter
 
 
@@ -121,7 +122,7 @@ class _MemoryUpload(MultipartUpload):
         return self.upload_id
 
     def write_part(self, number, data):
-        self.parts[number] = data
+        self.parts[number] = bytes(data)
         return UploadedPart(number=number, etag=str(number), size=len(data))
 
     def complete(self, parts):
@@ -134,19 +135,87 @@ class _MemoryUpload(MultipartUpload):
         return not self.completed
 
 
-def test_part_uploader_cuts_parts_at_write_boundaries_and_hashes_the_whole():
+class _StreamedMemoryUpload(_MemoryUpload):
+    streams_parts = True
+
+    def part_stream(self, number):
+        upload = self
+
+        class _Part(PartStream):
+            def __init__(self):
+                self.data = bytearray()
+
+            def write(self, data):
+                self.data += data
+
+            def finish(self):
+                return upload.write_part(number, self.data)
+
+            def close(self):
+                pass
+
+        return _Part()
+
+
+@pytest.mark.parametrize(
+    ("upload_kind", "in_flight"),
+    [(_MemoryUpload, 1), (_MemoryUpload, 2), (_StreamedMemoryUpload, None)],
+    ids=["whole-parts-one-in-flight", "whole-parts-two-in-flight", "streamed-parts"],
+)
+def test_part_uploader_cuts_parts_at_write_boundaries_and_hashes_the_whole(upload_kind, in_flight):
     import hashlib
 
-    upload = _MemoryUpload()
+    upload = upload_kind()
     seen = []
-    uploader = PartUploader(upload, part_size=10, on_part=lambda part, mark: seen.append(part))
-    for chunk in (b"abc", b"defghijklmnop", b"qrstuvwxyz0123"):
+    on_part = lambda part, mark: seen.append((part.number, mark))  # noqa: E731
+    if in_flight is None:
+        uploader = part_uploader(upload, part_size=10, on_part=on_part)
+        assert isinstance(uploader, StreamedPartUploader)
+    else:
+        uploader = PartUploader(upload, part_size=10, on_part=on_part, in_flight=in_flight)
+    for mark, chunk in enumerate((b"abc", b"defghijklmnop", b"qrstuvwxyz0123", b"45")):
+        uploader.boundary(mark)
         uploader.write(chunk)
     parts = uploader.close()
-    assert [p.size for p in parts] == [16, 14]  # a part ends where a write ended
-    assert b"".join(upload.parts[n] for n in sorted(upload.parts)) == b"abcdefghijklmnopqrstuvwxyz0123"
-    assert uploader.sha256 == hashlib.sha256(b"abcdefghijklmnopqrstuvwxyz0123").hexdigest()
-    assert len(seen) == 2
+    assert [p.size for p in parts] == [16, 14, 2]  # a part ends where a write ended
+    assert b"".join(upload.parts[n] for n in sorted(upload.parts)) == b"abcdefghijklmnopqrstuvwxyz012345"
+    assert uploader.sha256 == hashlib.sha256(b"abcdefghijklmnopqrstuvwxyz012345").hexdigest()
+    assert seen == [(1, 1), (2, 2), (3, 3)]  # in order, each with the mark of its last write
+
+
+def test_a_streamed_part_that_fails_is_raised_in_the_writers_thread_and_nothing_more_is_written():
+    class _Failing(_StreamedMemoryUpload):
+        def write_part(self, number, data):
+            if number == 2:
+                raise OSError("disk full")
+            return super().write_part(number, data)
+
+    upload = _Failing()
+    uploader = part_uploader(upload, part_size=4)
+    with pytest.raises(OSError, match="disk full"):
+        for _ in range(100):
+            uploader.write(b"12345")
+        uploader.close()
+    uploader.discard()
+    assert sorted(upload.parts) == [1]
+
+
+def test_a_local_upload_streams_its_parts_and_resumes_after_the_last_one_kept(settings, tmp_path):
+    from django.core.files.storage import FileSystemStorage
+
+    local = storage.FilesystemMultipartUpload(FileSystemStorage(location=tmp_path), key="k/file.csv")
+    local.start()
+    first = part_uploader(local, part_size=4)
+    for data in (b"aaaa", b"bbbb", b"cc-from-a-crashed-attempt"):
+        first.write(data)
+    first.discard()  # the attempt died: its third part was never ended
+    resumed = part_uploader(local, part_size=4, parts=[storage.UploadedPart(1, "1-4", 4)])
+    resumed.write(b"BBBB")
+    resumed.write(bytearray(b"cc"))
+    parts = resumed.close()
+    local.complete(parts)
+    assert (tmp_path / "k" / "file.csv").read_bytes() == b"aaaaBBBBcc"
+    assert [p.number for p in parts] == [1, 2, 3]
 
 
 def test_empty_output_still_uploads_one_part():

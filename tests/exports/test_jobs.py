@@ -9,7 +9,7 @@ from exports import states
 from exports.engine import export_run
 from exports.models import ExpiredReason, Export, FailureKind
 from exports.services import export_request, parameters_digest
-from tests.conftest import open_uploads, read_export_bytes, stored_keys
+from tests.conftest import before_each_part_is_stored, open_uploads, read_export_bytes, stored_keys
 from tests.factories import CampaignFactory, EntryFactory, MarketFactory, UserFactory
 
 
@@ -143,17 +143,14 @@ def test_failure_after_parts_were_uploaded_aborts_the_upload(settings, monkeypat
     settings.EXPORTS_PART_SIZE_BYTES = 512
     campaign = _campaign_with_entries(60)
     export, _ = _request(campaign)
-    upload_class = _upload_class()
-    real_write_part = upload_class.write_part
     parts = []
 
-    def write_part_then_explode(self, number, data):
+    def explode_after_three(number):
         parts.append(number)
         if len(parts) > 3:
             raise RuntimeError("disk on fire")
-        return real_write_part(self, number, data)
 
-    monkeypatch.setattr(upload_class, "write_part", write_part_then_explode)
+    before_each_part_is_stored(monkeypatch, explode_after_three)
     assert export_run(export_id=str(export.pk)) == "failed"
     # three parts were uploaded before the failure; uploads run in the background, so up to two
     # queued parts may have been tried after it before the error surfaced
@@ -170,10 +167,8 @@ def test_cancelled_job_stops_at_its_next_check_and_leaves_nothing(settings, monk
     settings.EXPORTS_PART_SIZE_BYTES = 512
     campaign = _campaign_with_entries(60)
     export, _ = _request(campaign)
-    upload_class = _upload_class()
-    real_write_part = upload_class.write_part
 
-    def write_part_cancelled_meanwhile(self, number, data):
+    def cancelled_meanwhile(number):
         if number == 2:
             # Staff cancel from another process (here: a thread with its own connection; the
             # worker's connection may be busy streaming a COPY).
@@ -187,9 +182,8 @@ def test_cancelled_job_stops_at_its_next_check_and_leaves_nothing(settings, monk
             thread.start()
             thread.join()
             assert outcome == [True]
-        return real_write_part(self, number, data)
 
-    monkeypatch.setattr(upload_class, "write_part", write_part_cancelled_meanwhile)
+    before_each_part_is_stored(monkeypatch, cancelled_meanwhile)
     assert export_run(export_id=str(export.pk)) == "stopped"
     export.refresh_from_db()
     assert export.status == "CANCELLED" and export.cancelled_at is not None

@@ -8,7 +8,8 @@ keeps part checkpoints resumable like the portable path's. The key is the file's
 (the entry id), read back only at chunk ends; a file that does not start with its key (codes)
 is cut only at batch ends, whose key is the batch's upper bound.
 
-Rows come in keyset batches (`after < id <= boundary`) of about half a part, one COPY each.
+Rows come in keyset batches (`after < id <= boundary`) of about half a part (1 MiB when a
+batch is one chunk), one COPY each.
 The first batches run on the job's own connection (heartbeats and checkpoints wait for the end
 of each, the connection being busy), so a small export is done at once. Past `_SOLO_ROWS`, in
 a worker (autocommit), `EXPORTS_COPY_READERS` reader threads run the remaining batches on
@@ -44,7 +45,7 @@ from exports.engine.copy.rows import (
     copy_rows,
     row_key,
 )
-from exports.engine.uploader import PartUploader
+from exports.engine.uploader import Uploader
 from exports.options import OutputSpec
 from exports.types.base import CopyQuery, CopySource, ExportType
 from exportsite.conf import export_settings
@@ -98,7 +99,7 @@ def copy_statement(query: CopyQuery, *, delimiter: str) -> tuple[str, tuple]:
 
 
 # The first batch is small so a small export is done at once; later ones are sized from the
-# bytes per row seen so far to `batch_target_bytes()` (half a part).
+# bytes per row seen so far to `batch_target_bytes()`.
 _FIRST_BATCH_ROWS, _MIN_BATCH_ROWS, _MAX_BATCH_ROWS = 200, 100, 100_000
 # A boundary counts the records of the campaign, kept by the type's filter or not, so a batch of
 # a filtered type is asked for more records than the rows it should give: as many as the rows
@@ -185,7 +186,7 @@ def _statement(source: CopySource, *, delimiter: str, flush_chars: int, keyed: b
 
 
 def copy_rows_into(
-    ctx, run: Run, columns, sink, *, uploader: PartUploader, spec: OutputSpec, flush_chars: int
+    ctx, run: Run, columns, sink, *, uploader: Uploader, spec: OutputSpec, flush_chars: int
 ) -> tuple[int, object]:
     """PostgreSQL fast path: formatted rows from COPY, batch after batch in key order, written
     to `sink` in chunks that end between keys (so every part ends between keys)."""
@@ -193,7 +194,7 @@ def copy_rows_into(
     source = type_copy_source(ctx, export_type, columns)
     keyed = rows_start_with_key(export_type, columns)
     statement = _statement(source, delimiter=spec.file_format.delimiter, flush_chars=flush_chars, keyed=keyed)
-    plan = BatchPlan(source, target_bytes=batch_target_bytes())
+    plan = BatchPlan(source, target_bytes=batch_target_bytes(keyed=keyed))
     rows, last_key = run.rows, ctx.resume_after
     # closing(): on any error the readers stop (and the job's connection ends its COPY) at once.
     with closing(_batch_source(statement, plan, run=run, readers=copy_reader_count())) as batches:
@@ -224,7 +225,7 @@ def copy_member_into(run: Run, source: CopySource, sink, *, delimiter: str, flus
     """One member's rows from COPY (ZIP and multi-object exports: not resumable, so cut only at
     batch ends), written to `sink`; returns the run's row count after them."""
     statement = _statement(source, delimiter=delimiter, flush_chars=flush_chars, keyed=False)
-    plan = BatchPlan(source, target_bytes=batch_target_bytes())
+    plan = BatchPlan(source, target_bytes=batch_target_bytes(keyed=False))
     rows = run.rows
     with closing(_batch_source(statement, plan, run=run, readers=copy_reader_count())) as batches:
         for batch in batches:
@@ -244,9 +245,18 @@ def copy_reader_count() -> int:
     return export_settings().copy_readers
 
 
-def batch_target_bytes() -> int:
-    """Output per batch: half a part, so a reader's queue (one batch) holds half a part."""
-    return max(64 * 1024, export_settings().part_size_bytes // 2)
+# A batch whose rows do not start with their key is one chunk, held whole while it waits in its
+# reader's queue: with two readers and the batch being written, about three are held at once, so
+# their size sets most of what a long export holds beyond a short one (three half parts were
+# 7.5 MB; three of these, 3 MB). Keyed batches stream in small chunks and stay at half a part:
+# each COPY is planned again, and batches of 1 MiB made a 1M-row entries export 20 % slower.
+_UNKEYED_BATCH_BYTES = 1024 * 1024
+
+
+def batch_target_bytes(*, keyed: bool) -> int:
+    """Output per batch: half a part; at most 1 MiB when the batch is one chunk."""
+    half_a_part = max(64 * 1024, export_settings().part_size_bytes // 2)
+    return half_a_part if keyed else min(_UNKEYED_BATCH_BYTES, half_a_part)
 
 
 def _batch_source(statement: BatchStatement, plan: BatchPlan, *, run: Run, readers: int):
@@ -262,7 +272,7 @@ def _batch_source(statement: BatchStatement, plan: BatchPlan, *, run: Run, reade
             return
     # A reader's queue holds a whole batch (plus its end marker), so a reader never waits
     # mid-batch while the batch before it is written.
-    queue_chunks = max(2, batch_target_bytes() // max(1, statement.chunk_bytes) + 2)
+    queue_chunks = max(2, batch_target_bytes(keyed=statement.keyed) // max(1, statement.chunk_bytes) + 2)
     with ReaderPool(statement, readers, queue_chunks=queue_chunks) as pool:
         for batch in pool.batches(plan):
             yield _observed(batch, plan)

@@ -153,7 +153,7 @@ class BatchStatement:
 
     def _whole_batch(self, after_id: int, upper_id: int) -> Iterator[Chunk]:
         """A batch whose rows do not show their key: its last key is its upper bound (the
-        rows after the last one up to that bound do not match), and it is about half a part."""
+        rows after the last one up to that bound do not match), and it is about 1 MiB."""
         buffer, rows = bytearray(), 0
         with closing(copy_rows(self.sql, self.params(after_id, upper_id))) as copied:
             for row in copied:
