@@ -151,7 +151,10 @@ def _targets(entry: dict, reference: dict) -> dict:
             "the ratio to its own limit governs",
         )
     targets["vs_entries"] = vs_entries
-    targets["peak_rss_mb"] = _verdict(entry["peak_rss_mb"]["max"], GOAL_PEAK_RSS_MB, at_least=False)
+    # Every storage counts: the filesystem rounds and, for the types also run on S3, those runs.
+    peaks = [entry["peak_rss_mb"]["max"], ((entry.get("s3") or {}).get("peak_rss_mb") or {}).get("max")]
+    measured = [peak for peak in peaks if peak is not None]
+    targets["peak_rss_mb"] = _verdict(max(measured) if measured else None, GOAL_PEAK_RSS_MB, at_least=False)
     return targets
 
 
