@@ -7,6 +7,7 @@ redelivered message for a job that is no longer PENDING does nothing.
 from __future__ import annotations
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
 from exports.engine import export_run, export_time_limit
 from exports.engine.liveness import vouch
@@ -15,6 +16,7 @@ from exports.services.maintenance import export_apply_retention
 from exports.services.notifications import export_send_email, export_send_webhook
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportType
+from exportsite import tracing
 
 # The broker's own time limit is a backstop behind the service's deadline check.
 _TIME_LIMIT_GRACE_MS = 60_000
@@ -22,8 +24,11 @@ _TIME_LIMIT_GRACE_MS = 60_000
 
 def _declare_actor(export_type: ExportType) -> dramatiq.Actor:
     def run_export(export_id: str) -> None:
-        with vouch():  # this process beats for the run while it lasts (exports/engine/liveness.py)
-            export_run(export_id=export_id)
+        message = CurrentMessage.get_current_message()
+        # The run span continues the request's trace (its context came in the message options).
+        with tracing.continued("export.run", message.options if message else {}, export__id=export_id):
+            with vouch():  # this process beats for the run while it lasts (exports/engine/liveness.py)
+                export_run(export_id=export_id)
 
     run_export.__name__ = export_type.actor_name
     run_export.__doc__ = f"Run one `{export_type.key}` export."

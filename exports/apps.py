@@ -9,6 +9,9 @@ class ExportsConfig(AppConfig):
         # Declare one Dramatiq actor per registered export type on every process, so the web
         # process can enqueue and workers can consume.
         from exports import actors, metrics  # noqa: F401 - metrics registers the job gauges
+        from exportsite import tracing
+
+        tracing.configure()  # only when OTEL_* ask for it: otherwise nothing of it is imported
         from exports.services.notifications import export_ended
         from exports.signals import export_ended as ended
 

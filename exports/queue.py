@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 from django.utils import timezone
 
 from exports import selectors, states
 from exports.types import EXPORT_TYPES
+from exportsite import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -19,10 +21,12 @@ def export_enqueue(*, export_id: str, export_type: str, delay_seconds: int = 0) 
     in the database, which is the source of truth, and the reconciler sends it again."""
     try:
         actor = dramatiq.get_broker().get_actor(EXPORT_TYPES[export_type].actor_name)
-        if delay_seconds:
-            actor.send_with_options(args=(export_id,), delay=delay_seconds * 1000)
-        else:
-            actor.send(export_id)
+        with tracing.span("export.enqueue", export__id=export_id, export__type=export_type):
+            # The trace goes on in the worker: its run span's parent travels in the message options.
+            options: dict[str, Any] = {**tracing.carrier()}
+            if delay_seconds:
+                options["delay"] = delay_seconds * 1000
+            actor.send_with_options(args=(export_id,), **options)
     except Exception:
         logger.exception("export enqueue failed; job stays PENDING", extra={"export_id": export_id})
         return False

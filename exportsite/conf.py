@@ -28,6 +28,8 @@ class ExportSettings:
     # Django's own: each alias's backend and options (S3 or a local folder).
     storages: dict[str, dict[str, Any]] = _setting("STORAGES")
     copy_readers: int = _setting("EXPORTS_COPY_READERS")
+    replica_alias: str = _setting("EXPORTS_REPLICA_ALIAS")  # "" without DATABASE_REPLICA_URL
+    replica_wait_seconds: int = _setting("EXPORTS_REPLICA_WAIT_SECONDS")
     page_size: int = _setting("EXPORTS_PAGE_SIZE")
     zip_level: int = _setting("EXPORTS_ZIP_LEVEL")
     download_url_ttl_seconds: int = _setting("EXPORTS_DOWNLOAD_URL_TTL_SECONDS")

@@ -13,6 +13,7 @@ from django.middleware.gzip import GZipMiddleware
 
 from exports import db_retry
 from exports.errors import body_too_big_body, database_unavailable, is_database_unavailable
+from exportsite import tracing
 from exportsite.conf import export_settings
 from exportsite.logging import correlation_id_var
 
@@ -48,6 +49,7 @@ class CorrelationIdMiddleware:
     def __call__(self, request):
         correlation_id = correlation_id_from_header(request.headers.get("X-Request-ID"))
         request.correlation_id = correlation_id
+        tracing.annotate(correlation_id=correlation_id)  # on the request's span, when tracing is on
         token = correlation_id_var.set(correlation_id)
         try:
             # A request does not wait out a database outage (its client retries after the 503).

@@ -443,7 +443,7 @@ class PostgresCluster:
 
     OWNER = "postgres"  # initdb and postgres refuse to run as root: as root they run as this user
 
-    def __init__(self, procs: Procs):
+    def __init__(self, procs: Procs, *, settings: Mapping[str, str] | None = None, name: str = "postgres"):
         self.procs = procs
         self.port = free_port()
         self.url = f"postgres://{self.OWNER}@127.0.0.1:{self.port}/postgres"
@@ -451,19 +451,40 @@ class PostgresCluster:
         self.bindir = Path(bindir.strip())
         self.data_dir: Path | None = None
         self.proc: Proc | None = None
+        self.settings = dict(settings or {})  # more `-c name=value` (e.g. wal_level, log_statement)
+        self.name = name
+
+    def url_of(self, database: str) -> str:
+        return f"postgres://{self.OWNER}@127.0.0.1:{self.port}/{database}"
+
+    def standby(self, *, settings: Mapping[str, str] | None = None, name: str = "standby") -> PostgresCluster:
+        """A hot standby of this (running) server: `pg_basebackup -R` into a new folder, streaming
+        from here, started on a port of its own."""
+        standby = PostgresCluster(self.procs, settings={"hot_standby": "on", **(settings or {})}, name=name)
+        folder = self._new_folder()
+        backup = [str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.OWNER]
+        # "-c fast": an immediate checkpoint (the default spreads it over minutes).
+        argv = [*backup, "-D", str(folder / "data"), "-R", "-X", "stream", "-c", "fast"]
+        subprocess.run(self._as_owner(argv), check=True, capture_output=True)
+        standby.data_dir = folder / "data"
+        return standby.start()
 
     def _as_owner(self, argv: list[str]) -> list[str]:
         if os.geteuid() != 0:
             return argv
         return ["setpriv", "--reuid", self.OWNER, "--regid", self.OWNER, "--init-groups", "--", *argv]
 
-    def _initdb(self) -> Path:
+    def _new_folder(self) -> Path:
         # Not under pytest's tmp_path: its folders are private to root, out of the owner's reach.
         folder = Path(tempfile.mkdtemp(prefix="exportsite-pg-"))
         self.procs.defer(lambda: shutil.rmtree(folder, ignore_errors=True))
         if os.geteuid() == 0:
             owner = pwd.getpwnam(self.OWNER)
             os.chown(folder, owner.pw_uid, owner.pw_gid)
+        return folder
+
+    def _initdb(self) -> Path:
+        folder = self._new_folder()
         initdb = [str(self.bindir / "initdb"), "-D", str(folder / "data"), "-U", self.OWNER, "-A", "trust"]
         subprocess.run(self._as_owner([*initdb, "-E", "UTF8", "--no-sync"]), capture_output=True, check=True)
         return folder / "data"
@@ -471,10 +492,10 @@ class PostgresCluster:
     def start(self, timeout: float = 30) -> PostgresCluster:
         if self.data_dir is None:
             self.data_dir = self._initdb()
-        settings = {"listen_addresses": "127.0.0.1", "unix_socket_directories": "", "fsync": "off"}
+        settings = {"listen_addresses": "127.0.0.1", "unix_socket_directories": "", "fsync": "off", **self.settings}
         argv = [str(self.bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
         argv += [arg for name, value in settings.items() for arg in ("-c", f"{name}={value}")]
-        self.proc = self.procs.start("postgres", self._as_owner(argv), env=dict(os.environ))
+        self.proc = self.procs.start(self.name, self._as_owner(argv), env=dict(os.environ))
         wait_for(
             self._accepts, timeout=timeout, what="postgres to accept connections", procs=self.procs, proc=self.proc
         )

@@ -146,6 +146,8 @@ PRODUCTION = {**PRODUCTION_REQUIRED, "DJANGO_ALLOWED_HOSTS": "exports.example.co
             "EXPORTS_PART_SIZE_KB must be >= 5120 with AWS S3",
         ),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL has an unsupported scheme 'mysql'"),
+        ({"DATABASE_REPLICA_URL": "sqlite:///replica.db"}, "DATABASE_REPLICA_URL must be a postgres:// URL"),
+        ({"EXPORTS_REPLICA_WAIT_SECONDS": "-1"}, "EXPORTS_REPLICA_WAIT_SECONDS must be >= 0"),
         ({"DJANGO_CACHE_URL": "memcache://x"}, "DJANGO_CACHE_URL must be a redis:// URL"),
         ({"DRAMATIQ_BROKER_URL": "ftp://nope"}, "DRAMATIQ_BROKER_URL must be a redis:// or amqp:// URL"),
         ({"EXPORTS_WEBHOOK_PROXY": "socks5://proxy:1080"}, "EXPORTS_WEBHOOK_PROXY must look like http://host:port"),

@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 
 from django.db.models import Count, Max, QuerySet
 
+from exportsite import tracing
+
 
 def keyset_pages(queryset: QuerySet, *, fields: Sequence[str], page_size: int, after_id: int = 0) -> Iterator[list]:
     """Pages (lists of named rows) of `queryset` in id order, starting after `after_id`.
@@ -16,7 +18,8 @@ def keyset_pages(queryset: QuerySet, *, fields: Sequence[str], page_size: int, a
     """
     last_id = after_id
     while True:
-        page = list(queryset.filter(id__gt=last_id).order_by("id").values_list(*fields, named=True)[:page_size])
+        with tracing.span("export.page", after__id=last_id):  # a no-op unless tracing is on
+            page = list(queryset.filter(id__gt=last_id).order_by("id").values_list(*fields, named=True)[:page_size])
         if not page:
             return
         yield page

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from exports import db_retry, leftovers, metrics, states, storage
-from exports.engine import shapes
+from exports.engine import replica, shapes
 from exports.engine.attempt import Run
 from exports.engine.outcomes import abort_quietly, end_unsuccessfully, is_worker_time_limit
 from exports.errors import ExportFailure, ExportStopped
@@ -25,7 +25,9 @@ from exports.signals import send_export_ended
 from exports.storage import UploadedPart
 from exports.types import EXPORT_TYPES
 from exports.types.base import ExportContext, ExportType, OutputShape
+from exportsite import tracing
 from exportsite.conf import export_settings
+from exportsite.db_router import export_reads_from
 from exportsite.logging import correlation_id_var
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,9 @@ def export_run(*, export_id: str) -> str:
         logger.info("export not pending; message skipped", extra={"export_id": export_id, "status": export.status})
         return "skipped"
     db_retry.retried(lambda _: export.refresh_from_db(), what="export lookup")
+    tracing.annotate(
+        export__type=export.export_type, campaign__id=export.campaign_id, correlation_id=export.correlation_id
+    )
     token = correlation_id_var.set(export.correlation_id)
     try:
         return _run_claimed(Run(export, export_type))
@@ -64,8 +69,10 @@ def _run_claimed(run: Run) -> str:
         resumed = _resume(run)
         logger.info("export started", extra={**run.log, "attempt": run.number, "resumed": resumed})
         ctx = _context(run)
-        run.export_type.prepare(ctx)
-        result = _write_output(ctx, run)
+        # The campaign's rows come from the replica once it holds the snapshot (replica.py).
+        with export_reads_from(replica.read_alias(ctx.snapshot, run.log)):
+            run.export_type.prepare(ctx)
+            result = _write_output(ctx, run)
     except BaseException as exc:  # noqa: BLE001 - every way out is recorded on the job
         outcome = end_unsuccessfully(run, exc)
         if not isinstance(exc, Exception) and not is_worker_time_limit(exc):
@@ -78,7 +85,11 @@ def _context(run: Run) -> ExportContext:
     """The job's snapshot is fixed by its first attempt and kept by every retry, so a retried
     or resumed run reads the same rows and names its files with the same start time."""
     export, export_type = run.export, run.export_type
-    snapshot = export.snapshot or {**export_type.snapshot(export.campaign), "started_at": timezone.now().isoformat()}
+    snapshot = export.snapshot or {
+        **export_type.snapshot(export.campaign),
+        **replica.wal_position_for_snapshot(),  # after the bounds: a replica at it holds them
+        "started_at": timezone.now().isoformat(),
+    }
     if not export.snapshot:
         Export.objects.filter(pk=export.pk).update(snapshot=snapshot)
     started_at = datetime.fromisoformat(snapshot["started_at"]) if "started_at" in snapshot else timezone.now()

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from exports.storage import MultipartUpload, UploadedPart
+from exportsite import tracing
 
 # What a run knows about the bytes written up to a record boundary (rows, key of the last row).
 Mark = Any
@@ -82,11 +83,13 @@ class PartUploader:
         while len(self._pending) >= self._in_flight:
             self._finish_oldest()
         number, self._next_number = self._next_number, self._next_number + 1
-        self._pending.append((self._executor.submit(self._hash_and_upload, number, chunk), self._mark))
+        parent = tracing.current_context()  # the run's span, for the upload thread's span
+        self._pending.append((self._executor.submit(self._hash_and_upload, number, chunk, parent), self._mark))
 
-    def _hash_and_upload(self, number: int, chunk: bytes | bytearray) -> UploadedPart:
-        self._digest.update(chunk)
-        return self._upload.write_part(number, chunk)
+    def _hash_and_upload(self, number: int, chunk: bytes | bytearray, parent: Any = None) -> UploadedPart:
+        with tracing.span_in(parent, "export.part_upload", part=number, bytes=len(chunk)):
+            self._digest.update(chunk)
+            return self._upload.write_part(number, chunk)
 
     def _finish_oldest(self) -> None:
         future, mark = self._pending.popleft()
@@ -152,6 +155,7 @@ class StreamedPartUploader:
         self._ended: deque[tuple[UploadedPart, Mark]] = deque()  # by the writer, in order
         self._error: BaseException | None = None
         self._stopping = False
+        self._parent = tracing.current_context()  # the run's span, for each part's span
         self._thread = threading.Thread(target=self._write_parts, name="part-writer", daemon=True)
         self._thread.start()
 
@@ -213,14 +217,17 @@ class StreamedPartUploader:
             raise self._error
 
     def _write_parts(self) -> None:
-        number, part = self._next_number, None
+        number, part, traced = self._next_number, None, None
         while (item := self._queue.get()) is not None:
             if self._stopping or self._error is not None:
                 continue  # drain, so the caller never waits on a full queue
             try:
-                part = part or self._upload.part_stream(number)
+                if part is None:
+                    part = self._upload.part_stream(number)
+                    traced = tracing.start_span("export.part_upload", self._parent, part=number)
                 if isinstance(item, tuple):
                     ended, part = part.finish(), None
+                    tracing.end_span(traced, bytes=ended.size)
                     self._ended.append((ended, item[1]))
                     number += 1
                 else:
@@ -230,6 +237,7 @@ class StreamedPartUploader:
                 self._error = error
         if part is not None:
             part.close()
+            tracing.end_span(traced, abandoned=True)
 
 
 Uploader = PartUploader | StreamedPartUploader

@@ -66,6 +66,19 @@ def cache_from_url(name: str, url: str) -> dict[str, Any]:
 DATABASES: dict[str, dict[str, Any]] = {
     "default": database_from_url("DATABASE_URL", env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'exportsite.sqlite3'}"))
 }
+# Export reads (the selectors and the COPY fast path of a running export) from a streaming
+# replica; the job table and every write stay on "default" (exportsite/db_router.py).
+_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+if _REPLICA_URL:
+    if urlsplit(_REPLICA_URL).scheme not in _POSTGRES_SCHEMES:
+        raise ImproperlyConfigured("Environment variable DATABASE_REPLICA_URL must be a postgres:// URL.")
+    DATABASES["replica"] = {**database_from_url("DATABASE_REPLICA_URL", _REPLICA_URL), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["exportsite.db_router.ExportReadRouter"]
+EXPORTS_REPLICA_ALIAS = "replica" if _REPLICA_URL else ""
+# How long a worker waits for the replica to replay the primary's WAL position of its job's
+# snapshot before it reads from the primary instead (and logs why).
+EXPORTS_REPLICA_WAIT_SECONDS = env_int("EXPORTS_REPLICA_WAIT_SECONDS", 5, minimum=0, maximum=600)
+
 # A worker's state writes, heartbeats and checkpoints wait this long for a lost database
 # connection to come back (exports/db_retry.py): a PostgreSQL restart takes a few seconds, a
 # managed failover up to about half a minute. Web requests never wait: they answer 503.

@@ -43,6 +43,8 @@ DRAMATIQ_BROKER: dict[str, Any] = {
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
+        # The actor reads its message's options (the trace context: exportsite/tracing.py).
+        "dramatiq.middleware.CurrentMessage",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         "exports.worker_middleware.FlatMemory",
         "exports.worker_middleware.EnqueuePendingOnWorkerBoot",

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 
-from django.db import connection
+from django.db import connection, connections
 
 from exports.columns import Column
 from exports.engine.attempt import Run
@@ -48,7 +48,9 @@ from exports.engine.copy.rows import (
 from exports.engine.uploader import Uploader
 from exports.options import OutputSpec
 from exports.types.base import CopyQuery, CopySource, ExportType
+from exportsite import tracing
 from exportsite.conf import export_settings
+from exportsite.db_router import export_reads_alias
 
 __all__ = [
     "BatchPlan",
@@ -153,13 +155,16 @@ class BatchPlan:
 
 
 def _observed(batch: Iterator[Chunk], plan: BatchPlan) -> Iterator[Chunk]:
-    """A batch's chunks, each counted by the plan, and its end reported to it."""
+    """A batch's chunks, each counted by the plan, and its end reported to it (and traced)."""
+    started, rows = tracing.start_span("export.copy_batch"), 0
     try:
         for chunk in batch:
             plan.observe(chunk)
+            rows += chunk.rows
             yield chunk
         plan.batch_done()
     finally:
+        tracing.end_span(started, rows=rows)
         close = getattr(batch, "close", None)  # closed at once when the caller stops early: it may hold a COPY
         if close is not None:
             close()
@@ -181,8 +186,9 @@ def _cells(export_type: ExportType, ctx, columns, after_id: int, upper_id: int) 
 
 
 def _statement(source: CopySource, *, delimiter: str, flush_chars: int, keyed: bool) -> BatchStatement:
+    """The run's statement, read from where the run reads (a replica once it caught up)."""
     sql, params = copy_statement(source.cells(AFTER_STAND_IN, UPPER_STAND_IN), delimiter=delimiter)
-    return BatchStatement(sql, tuple(params), delimiter.encode(), flush_chars, keyed=keyed)
+    return BatchStatement(sql, tuple(params), delimiter.encode(), flush_chars, keyed=keyed, using=export_reads_alias())
 
 
 def copy_rows_into(
@@ -240,7 +246,7 @@ def copy_member_into(run: Run, source: CopySource, sink, *, delimiter: str, flus
 def copy_reader_count() -> int:
     """Reader threads for a run: one (the caller's own connection) inside a transaction,
     where other connections would not see the same data."""
-    if connection.in_atomic_block:
+    if connections[export_reads_alias()].in_atomic_block:
         return 1
     return export_settings().copy_readers
 
@@ -263,7 +269,7 @@ def _batch_source(statement: BatchStatement, plan: BatchPlan, *, run: Run, reade
     """Batches in key order. The first ones run on the job's own connection, so a small export
     is done before any reader thread or connection would have started; past `_SOLO_ROWS` rows
     the reader pool takes over the rest."""
-    with batch_planner():
+    with batch_planner(statement.using):
         while (bounds := plan.next_bounds()) is not None:
             yield _observed(_deferred_batch(statement, bounds, run), plan)
             if readers > 1 and plan.rows_seen >= _SOLO_ROWS:

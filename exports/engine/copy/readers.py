@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from django.db import connection
+from django.db import connections
 
 from exports import db_retry
 from exports.engine.copy.rows import BatchStatement, Chunk, planner_settings_apply
@@ -80,7 +80,7 @@ class ReaderPool:
 
     def _work(self) -> None:
         try:
-            planner_settings_apply()  # no RESET needed: the connection is closed at the end
+            planner_settings_apply(self._statement.using)  # no RESET: the connection is closed at the end
             while (job := self._jobs.get()) is not None:
                 bounds, results = job
                 for chunk in self._statement.chunks(*bounds):
@@ -92,7 +92,7 @@ class ReaderPool:
             db_retry.note_if_connection_lost(error)  # only this thread can tell: it is this connection
             self._failure = error
         finally:
-            connection.close()  # this thread's own connection
+            connections[self._statement.using].close()  # this thread's own connection
 
     def _put(self, results: queue.Queue, item) -> None:
         while True:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 import psycopg.errors
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import pq
 
 # Planner settings for the batch statements. A batch is a narrow id range of one campaign: the
@@ -32,24 +32,26 @@ BATCH_PLANNER = {
 AFTER_STAND_IN, UPPER_STAND_IN = -7_000_000_000_000_000_001, -7_000_000_000_000_000_002
 
 
-def planner_settings_apply() -> None:
-    """Set the batch planner settings on this thread's connection."""
-    with connection.cursor() as cursor:  # one round trip: a small export pays for every statement
+def planner_settings_apply(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Set the batch planner settings on this thread's connection to `using`."""
+    with connections[using].cursor() as cursor:  # one round trip: a small export pays for every statement
         cursor.execute("; ".join(f"SET {name} = {value}" for name, value in BATCH_PLANNER.items()))
 
 
 @contextmanager
-def batch_planner():
-    """The batch planner settings on the caller's connection, restored afterwards."""
-    planner_settings_apply()
+def batch_planner(using: str = DEFAULT_DB_ALIAS):
+    """The batch planner settings on the caller's connection to `using`, restored afterwards."""
+    planner_settings_apply(using)
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
+        with connections[using].cursor() as cursor:
             cursor.execute("; ".join(f"RESET {name}" for name in BATCH_PLANNER))
 
 
-def copy_rows(statement: str, params: Sequence) -> Generator[bytes | memoryview, None, None]:
+def copy_rows(
+    statement: str, params: Sequence, using: str = DEFAULT_DB_ALIAS
+) -> Generator[bytes | memoryview, None, None]:
     """Each item is one formatted row, line end included. psycopg locks the connection for
     the whole COPY: nothing else may use it until the iterator is exhausted or closed.
 
@@ -58,6 +60,7 @@ def copy_rows(statement: str, params: Sequence) -> Generator[bytes | memoryview,
     `Copy.read()` wait for the server (without holding the GIL). The end of the COPY (and an
     error the server sent instead of more rows) is then read here, since psycopg never saw it.
     Errors come out as Django's database errors, like those of any query."""
+    connection = connections[using]
     with connection.wrap_database_errors, connection.cursor() as cursor:
         with cursor.cursor.copy(statement, params) as copy:
             pgconn = cursor.cursor.connection.pgconn
@@ -122,6 +125,7 @@ class BatchStatement:
     separator: bytes
     chunk_bytes: int
     keyed: bool = True
+    using: str = DEFAULT_DB_ALIAS  # the database the rows are read from (a replica, or the primary)
 
     def params(self, after_id: int, upper_id: int) -> list:
         return [
@@ -137,7 +141,7 @@ class BatchStatement:
         separator, chunk_bytes = self.separator, self.chunk_bytes
         buffer, rows, previous_length = bytearray(), 0, 0  # the last row is buffer[-previous_length:]
         # closing(): an error or an early stop must end the COPY before anything else uses the connection.
-        with closing(copy_rows(self.sql, self.params(after_id, upper_id))) as copied:
+        with closing(copy_rows(self.sql, self.params(after_id, upper_id), self.using)) as copied:
             for row in copied:
                 if len(buffer) >= chunk_bytes:
                     last_key = row_key(buffer[len(buffer) - previous_length :], separator)
@@ -155,7 +159,7 @@ class BatchStatement:
         """A batch whose rows do not show their key: its last key is its upper bound (the
         rows after the last one up to that bound do not match), and it is about 1 MiB."""
         buffer, rows = bytearray(), 0
-        with closing(copy_rows(self.sql, self.params(after_id, upper_id))) as copied:
+        with closing(copy_rows(self.sql, self.params(after_id, upper_id), self.using)) as copied:
             for row in copied:
                 buffer += row
                 rows += 1
