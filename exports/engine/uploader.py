@@ -19,7 +19,47 @@ from exportsite import tracing
 Mark = Any
 
 
-class PartUploader:
+class _Parts:
+    """What both uploaders share: the resumed parts, the byte count and hash, the mark of the
+    next write, and the one report to the run: `on_part(part, mark)`, called in the caller's
+    thread, in order, with the mark of the part's last record, so a checkpoint never claims more
+    than the stored parts hold. `parts` is given when a run resumes an upload."""
+
+    def __init__(
+        self,
+        upload: MultipartUpload,
+        *,
+        part_size: int,
+        on_part: Callable[[UploadedPart, Mark], None] | None = None,
+        parts: list[UploadedPart] | None = None,
+    ):
+        self._upload, self._part_size, self._on_part = upload, part_size, on_part
+        self._parts: list[UploadedPart] = list(parts or [])
+        self._next_number = len(self._parts) + 1
+        self.bytes_written = sum(part.size for part in self._parts)
+        self._mark: Mark = None
+        self._digest = hashlib.sha256()
+
+    def boundary(self, mark: Mark) -> None:
+        """The next write ends after the record this mark describes."""
+        self._mark = mark
+
+    def flush(self) -> None:
+        """File-object protocol (zipfile calls it); parts are only cut by size."""
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the bytes written through this uploader (not of resumed parts); read it
+        after close()."""
+        return self._digest.hexdigest()
+
+    def _report(self, part: UploadedPart, mark: Mark) -> None:
+        self._parts.append(part)
+        if self._on_part is not None:
+            self._on_part(part, mark)
+
+
+class PartUploader(_Parts):
     """Uploads what it buffered as one part once the buffer reaches `part_size`. A part therefore
     ends where a write ended; the row loops write only whole records and call `boundary(mark)`
     before each such write, so every part ends between records, with a mark saying what it holds.
@@ -27,9 +67,6 @@ class PartUploader:
     Parts are hashed and uploaded by one background thread, in order, while the caller keeps
     reading rows (both release the GIL); at most `in_flight` parts are uploading (each is reported
     before the next may start), so memory stays bounded at about (in_flight + 1) parts.
-    `on_part(part, mark)`, the one report to the run, is called in the caller's thread, in order,
-    with the mark of the part's last record, so a checkpoint never claims more than the uploaded
-    parts hold. `parts` is given when a run resumes an upload.
     """
 
     def __init__(
@@ -43,22 +80,11 @@ class PartUploader:
     ):
         if in_flight < 1:
             raise ValueError("in_flight must be at least 1")
-        self._upload = upload
-        self._part_size = part_size
+        super().__init__(upload, part_size=part_size, on_part=on_part, parts=parts)
         self._buffer = bytearray()
-        self._on_part = on_part
-        self._mark: Mark = None
         self._in_flight = in_flight
-        self._digest = hashlib.sha256()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="part-upload")
         self._pending: deque[tuple[Future, Mark]] = deque()
-        self._parts: list[UploadedPart] = list(parts or [])
-        self._next_number = len(self._parts) + 1
-        self.bytes_written = sum(part.size for part in self._parts)
-
-    def boundary(self, mark: Mark) -> None:
-        """The next write ends after the record this mark describes."""
-        self._mark = mark
 
     def write(self, data: bytes | bytearray) -> int:
         self._buffer += data
@@ -72,9 +98,6 @@ class PartUploader:
         while self._pending and self._pending[0][0].done():
             self._finish_oldest()
         return len(data)
-
-    def flush(self) -> None:
-        """File-object protocol (zipfile calls it); parts are only cut by size."""
 
     def _submit(self, chunk: bytes | bytearray) -> None:
         # The older parts are finished and reported (checkpointed) before this one may upload, so
@@ -93,10 +116,7 @@ class PartUploader:
 
     def _finish_oldest(self) -> None:
         future, mark = self._pending.popleft()
-        part = future.result()  # an upload error surfaces here, in the caller's thread
-        self._parts.append(part)
-        if self._on_part is not None:
-            self._on_part(part, mark)
+        self._report(future.result(), mark)  # an upload error surfaces here, in the caller's thread
 
     def close(self) -> list[UploadedPart]:
         """Upload the remainder as the last part (S3 needs at least one part, even if empty),
@@ -118,14 +138,8 @@ class PartUploader:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
 
-    @property
-    def sha256(self) -> str:
-        """The sha256 of the bytes written through this uploader (not of resumed parts); read it
-        after close()."""
-        return self._digest.hexdigest()
 
-
-class StreamedPartUploader:
+class StreamedPartUploader(_Parts):
     """PartUploader's stream for uploads whose parts can be written piece by piece (a local file):
     each write goes through a short queue to a writer thread, which hashes it and adds it to the
     part being written, and a part ends with the first write that brings it to `part_size`. No
@@ -144,13 +158,8 @@ class StreamedPartUploader:
         on_part: Callable[[UploadedPart, Mark], None] | None = None,
         parts: list[UploadedPart] | None = None,
     ):
-        self._upload, self._part_size, self._on_part = upload, part_size, on_part
-        self._parts: list[UploadedPart] = list(parts or [])
-        self._next_number = len(self._parts) + 1
-        self.bytes_written = sum(part.size for part in self._parts)
+        super().__init__(upload, part_size=part_size, on_part=on_part, parts=parts)
         self._part_bytes = 0
-        self._mark: Mark = None
-        self._digest = hashlib.sha256()
         self._queue: queue.Queue = queue.Queue(maxsize=self._QUEUED_WRITES)
         self._ended: deque[tuple[UploadedPart, Mark]] = deque()  # by the writer, in order
         self._error: BaseException | None = None
@@ -158,10 +167,6 @@ class StreamedPartUploader:
         self._parent = tracing.current_context()  # the run's span, for each part's span
         self._thread = threading.Thread(target=self._write_parts, name="part-writer", daemon=True)
         self._thread.start()
-
-    def boundary(self, mark: Mark) -> None:
-        """The next write ends after the record this mark describes."""
-        self._mark = mark
 
     def write(self, data: bytes | bytearray) -> int:
         self._raise_writer_error()
@@ -173,9 +178,6 @@ class StreamedPartUploader:
             self._end_part()
         self._report_ended()
         return len(data)
-
-    def flush(self) -> None:
-        """File-object protocol (zipfile calls it); parts are only cut by size."""
 
     def close(self) -> list[UploadedPart]:
         """End the last part (S3 needs at least one, even if empty: so does completing here), wait
@@ -195,11 +197,6 @@ class StreamedPartUploader:
             self._queue.put(None)
             self._thread.join()
 
-    @property
-    def sha256(self) -> str:
-        """The sha256 of the bytes written through this uploader (read it after close())."""
-        return self._digest.hexdigest()
-
     def _end_part(self) -> None:
         self._queue.put((self._next_number, self._mark))
         self._next_number += 1
@@ -207,10 +204,7 @@ class StreamedPartUploader:
 
     def _report_ended(self) -> None:
         while self._ended:
-            part, mark = self._ended.popleft()
-            self._parts.append(part)
-            if self._on_part is not None:
-                self._on_part(part, mark)
+            self._report(*self._ended.popleft())
 
     def _raise_writer_error(self) -> None:
         if self._error is not None:

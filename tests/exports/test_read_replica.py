@@ -16,6 +16,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -169,19 +171,24 @@ def test_the_fast_path_reads_from_the_standby_with_the_shipped_wait(replicated):
     _record(case="caught_up", waited_seconds=chose["waited_seconds"])
 
 
-def test_a_standby_that_has_not_replayed_the_snapshot_yet_is_waited_for(replicated):
-    primary, standby, folder = replicated
+@contextmanager
+def _replay_paused(primary: PostgresCluster, standby: PostgresCluster, *, rename_to: str) -> Iterator[None]:
+    """The standby stops replaying; then a fan is renamed on the primary (after the pause, before
+    any job's snapshot: an export must show the new name). Replay resumes at the end."""
     _standby_sql(standby, "SELECT pg_wal_replay_pause()")
     try:
-        # Written after the pause, before the job's snapshot: the export must show it.
-        _primary_sql(
-            primary, "UPDATE campaigns_fan SET first_name = 'Replayed' WHERE id = (SELECT min(id) FROM campaigns_fan)"
-        )
+        _primary_sql(primary, RENAME_A_FAN.format(name=rename_to))
+        yield
+    finally:
+        _standby_sql(standby, "SELECT pg_wal_replay_resume()")
+
+
+def test_a_standby_that_has_not_replayed_the_snapshot_yet_is_waited_for(replicated):
+    primary, standby, folder = replicated
+    with _replay_paused(primary, standby, rename_to="Replayed"):
         run = _export(_env(primary, standby, folder, EXPORTS_REPLICA_WAIT_SECONDS="60"), marker="Replayed")
         time.sleep(3.0)
         assert run.poll() is None, "the export did not wait for the replay"
-    finally:
-        _standby_sql(standby, "SELECT pg_wal_replay_resume()")
     result, events = _finished(run)
     chose = _event(events, "export reads from the replica")
     assert result["marker"] and chose["waited_seconds"] >= 1.0
@@ -190,17 +197,10 @@ def test_a_standby_that_has_not_replayed_the_snapshot_yet_is_waited_for(replicat
 
 def test_a_standby_that_stays_behind_gives_way_to_the_primary_and_says_why(replicated):
     primary, standby, folder = replicated
-    _standby_sql(standby, "SELECT pg_wal_replay_pause()")
-    try:
-        _primary_sql(
-            primary, "UPDATE campaigns_fan SET first_name = 'Primary' WHERE id = (SELECT min(id) FROM campaigns_fan)"
-        )
+    with _replay_paused(primary, standby, rename_to="Primary"):
         primary_start = _log_length(primary)
-        result, events = _finished(
-            _export(_env(primary, standby, folder, EXPORTS_REPLICA_WAIT_SECONDS="1"), marker="Primary")
-        )
-    finally:
-        _standby_sql(standby, "SELECT pg_wal_replay_resume()")
+        env = _env(primary, standby, folder, EXPORTS_REPLICA_WAIT_SECONDS="1")
+        result, events = _finished(_export(env, marker="Primary"))
     behind = _event(events, "export reads from the primary: the replica is behind")
     assert result["marker"] and behind["behind_bytes"] > 0 and 1 <= behind["waited_seconds"] < 3
     time.sleep(0.5)
