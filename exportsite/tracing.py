@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping
+from contextlib import nullcontext
 from typing import Any
 
 _tracer: Any = None  # the SDK's tracer once configure() turned tracing on
@@ -57,11 +57,12 @@ def configure() -> bool:
     return True
 
 
-def span(name: str, **attributes: Any):
-    """A child span of the current one (a no-op while tracing is off)."""
+def span(name: str, parent: Any = None, **attributes: Any):
+    """A span made current for the block: a child of `parent` (a current_context() of another
+    thread, or a context carried in a message) or of the current span; a no-op while off."""
     if _tracer is None:
         return nullcontext()
-    return _tracer.start_as_current_span(name, attributes=_attributes(attributes))
+    return _tracer.start_as_current_span(name, context=parent, attributes=_attributes(attributes))
 
 
 def carrier() -> dict[str, str]:
@@ -75,17 +76,14 @@ def carrier() -> dict[str, str]:
     return headers
 
 
-@contextmanager
-def continued(name: str, options: Mapping[str, Any], **attributes: Any) -> Iterator[None]:
+def continued(name: str, options: Mapping[str, Any], **attributes: Any):
     """A span whose parent is the context carried in `options` (a message's), if any."""
     if _tracer is None:
-        yield
-        return
+        return nullcontext()
     from opentelemetry.propagate import extract
 
-    parent = extract({key: str(value) for key, value in options.items() if key in ("traceparent", "tracestate")})
-    with _tracer.start_as_current_span(name, context=parent, attributes=_attributes(attributes)):
-        yield
+    carried = {key: str(value) for key, value in options.items() if key in ("traceparent", "tracestate")}
+    return span(name, extract(carried), **attributes)
 
 
 def annotate(**attributes: Any) -> None:
@@ -104,16 +102,6 @@ def current_context() -> Any:
     from opentelemetry import context
 
     return context.get_current()
-
-
-@contextmanager
-def span_in(parent: Any, name: str, **attributes: Any) -> Iterator[None]:
-    """A span under `parent` (a current_context() of another thread)."""
-    if _tracer is None or parent is None:
-        yield
-        return
-    with _tracer.start_as_current_span(name, context=parent, attributes=_attributes(attributes)):
-        yield
 
 
 def start_span(name: str, parent: Any = None, **attributes: Any) -> Any:

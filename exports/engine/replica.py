@@ -38,7 +38,9 @@ def read_alias(snapshot: dict, log: dict) -> str:
     if not alias:
         return "default"
     # A snapshot taken before the replica was configured: the position now covers it too.
-    position = snapshot.get(WAL_POSITION) or wal_position_for_snapshot()[WAL_POSITION]
+    position = snapshot.get(WAL_POSITION) or wal_position_for_snapshot().get(WAL_POSITION)
+    if position is None:  # the primary is not PostgreSQL: it has no WAL to wait for
+        return "default"
     started = time.monotonic()
     try:
         with connections[alias].cursor() as cursor:

@@ -110,7 +110,7 @@ class PartUploader(_Parts):
         self._pending.append((self._executor.submit(self._hash_and_upload, number, chunk, parent), self._mark))
 
     def _hash_and_upload(self, number: int, chunk: bytes | bytearray, parent: Any = None) -> UploadedPart:
-        with tracing.span_in(parent, "export.part_upload", part=number, bytes=len(chunk)):
+        with tracing.span("export.part_upload", parent, part=number, bytes=len(chunk)):
             self._digest.update(chunk)
             return self._upload.write_part(number, chunk)
 
